@@ -68,6 +68,7 @@ func need(t TB, name, addr, variable string) {
 	}
 	if RequireServices() {
 		t.Fatalf("%s is required (TOLLGATE_REQUIRE_SERVICES is set) but %s is unreachable: %v", name, addr, err)
+		return
 	}
 	t.Skipf("skipping: %s not reachable at %s (%v); start it or set %s", name, addr, err, variable)
 }
