@@ -2,10 +2,10 @@ package auth_test
 
 import (
 	"context"
-	"errors"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
