@@ -61,7 +61,6 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.keyHeader == "" {
 		a.keyHeader = "X-API-Key"
 	}
-	a.keyHeader = http.CanonicalHeaderKey(a.keyHeader)
 	if a.realm == "" {
 		a.realm = "api"
 	}

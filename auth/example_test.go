@@ -53,7 +53,7 @@ func ExampleAuthenticator_Handler() {
 	w := httptest.NewRecorder()
 	authn.Handler(mux).ServeHTTP(w, httptest.NewRequest("GET", "/orders", nil))
 	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
-	// Output: 401 Bearer realm="api", ApiKey realm="api", header="X-Api-Key"
+	// Output: 401 Bearer realm="api", ApiKey realm="api", header="X-API-Key"
 }
 
 func ExampleOpenFileKeyStore() {

@@ -21,14 +21,17 @@ import (
 // which is correct because its change was never acknowledged. The journal is compacted on
 // open when superseded records outnumber live keys.
 //
-// One process at a time may open a journal. The file is created with mode 0600: it holds
-// only digests, but also consumer ids and metadata.
+// One process at a time may open a journal: a second open fails while the first holds the
+// lock file beside it (path + ".lock", an flock(2) released by the kernel if the process
+// dies). The files are created with mode 0600: the journal holds only digests, but also
+// consumer ids and metadata.
 type FileKeyStore struct {
 	mem  MemoryKeyStore
 	path string
 
 	mu     sync.Mutex // serialises journal appends
 	f      *os.File
+	lock   *os.File
 	closed bool
 	broken error // a failed append may have left a partial record: refuse further writes
 }
@@ -47,22 +50,43 @@ func OpenFileKeyStore(path string) (*FileKeyStore, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("auth: key store directory: %w", err)
 	}
-	s := &FileKeyStore{path: path}
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("auth: key journal lock: %w", err)
+	}
+	if err := lockFile(lock); err != nil {
+		_ = lock.Close()
+		if errors.Is(err, errLocked) {
+			return nil, fmt.Errorf("auth: key journal %s is open in another process", path)
+		}
+		return nil, fmt.Errorf("auth: key journal lock: %w", err)
+	}
+	s := &FileKeyStore{path: path, lock: lock}
+	if err := s.open(); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+var errLocked = errors.New("locked")
+
+func (s *FileKeyStore) open() error {
 	records, err := s.replay()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if records > 2*len(s.mem.keys)+16 {
 		if err := s.compact(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("auth: open key journal: %w", err)
+		return fmt.Errorf("auth: open key journal: %w", err)
 	}
 	s.f = f
-	return s, nil
+	return nil
 }
 
 // replay loads the journal into memory and truncates a torn last record.
@@ -203,5 +227,9 @@ func (s *FileKeyStore) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.f.Close()
+	err := s.f.Close()
+	if lerr := s.lock.Close(); err == nil {
+		err = lerr
+	}
+	return err
 }

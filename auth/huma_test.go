@@ -86,7 +86,7 @@ func TestHumaEnforcesDeclarations(t *testing.T) {
 		challenge          string
 	}{
 		{"public without credential", "GET", "/health", nil, 200, ""},
-		{"authenticated without credential", "GET", "/whoami", nil, 401, `Bearer realm="api", ApiKey realm="api", header="X-Api-Key"`},
+		{"authenticated without credential", "GET", "/whoami", nil, 401, `Bearer realm="api", ApiKey realm="api", header="X-API-Key"`},
 		{"authenticated with key", "GET", "/whoami", []any{key}, 200, ""},
 		{"key as bearer", "GET", "/whoami", []any{bearerKey}, 200, ""},
 		{"jwt", "GET", "/whoami", []any{bearer}, 200, ""},
@@ -96,7 +96,7 @@ func TestHumaEnforcesDeclarations(t *testing.T) {
 		{"bad key", "GET", "/v1/read", []any{"X-API-Key: tg_live_nope"}, 401, `ApiKey realm="api", error="invalid_token"`},
 		{"bad token", "GET", "/v1/read", []any{"Authorization: Bearer a.b.c"}, 401, `Bearer realm="api", error="invalid_token"`},
 		{"two credentials", "GET", "/v1/read", []any{key, bearer}, 400, `Bearer realm="api", error="invalid_request"`},
-		{"other scheme is no credential", "GET", "/v1/read", []any{"Authorization: Basic dTpw"}, 401, `Bearer realm="api", ApiKey realm="api", header="X-Api-Key"`},
+		{"other scheme is no credential", "GET", "/v1/read", []any{"Authorization: Basic dTpw"}, 401, `Bearer realm="api", ApiKey realm="api", header="X-API-Key"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,7 +135,7 @@ func TestHumaOpenAPI(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(resp.Body.Bytes(), &doc))
 	assert.Equal(t, "apiKey", doc.Components.SecuritySchemes["apiKey"]["type"])
-	assert.Equal(t, "X-Api-Key", doc.Components.SecuritySchemes["apiKey"]["name"])
+	assert.Equal(t, "X-API-Key", doc.Components.SecuritySchemes["apiKey"]["name"])
 	assert.Equal(t, "bearer", doc.Components.SecuritySchemes["bearer"]["scheme"])
 
 	write := doc.Paths["/v1/write"]["post"]

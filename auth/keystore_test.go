@@ -111,3 +111,16 @@ func TestFileKeyStoreRefusesCorruptJournal(t *testing.T) {
 	_, err := auth.OpenFileKeyStore(path)
 	require.ErrorContains(t, err, "corrupt record")
 }
+
+func TestFileKeyStoreOneProcessAtATime(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "keys.jsonl")
+	s, err := auth.OpenFileKeyStore(path)
+	require.NoError(t, err)
+	_, err = auth.OpenFileKeyStore(path)
+	require.ErrorContains(t, err, "open in another process")
+	require.NoError(t, s.Close())
+	s2, err := auth.OpenFileKeyStore(path)
+	require.NoError(t, err, "closing releases the lock")
+	require.NoError(t, s2.Close())
+}

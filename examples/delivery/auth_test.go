@@ -125,7 +125,13 @@ func TestAuthLocalMode(t *testing.T) {
 func TestAuthLocalModeSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"DATA_DIR": t.TempDir()}
-	_, _, first := startAuth(t, env)
+	var out bytes.Buffer
+	_, closeAuth, err := newAuth(context.Background(), func(k string) string { return env[k] }, &out)
+	require.NoError(t, err)
+	closeAuth()
+	m := demoLine.FindStringSubmatch(out.String())
+	require.NotNil(t, m, out.String())
+	first := m[1]
 	h, _, second := startAuth(t, env)
 	assert.Equal(t, first, second, "the demo key is kept across restarts")
 	assert.Equal(t, http.StatusOK, do(t, h, "GET", "/v1/deliveries", first, nil).Code)
