@@ -57,14 +57,13 @@ func (k ParsedKey) Hint() string { return KeyHint(k.raw) }
 func (k ParsedKey) String() string { return k.Hint() }
 
 // KeyHint shortens a presented API key to what may appear in logs: everything up to the
-// secret, and its last four characters. Anything that is not a well-formed key yields
-// only its length.
+// secret, and its last four characters. Anything not shaped like a key (which might be a
+// password pasted into the wrong header) yields only its length.
 func KeyHint(raw string) string {
-	i := strings.LastIndexByte(raw, '_')
-	if i < 0 || len(raw)-i-1 < 8 || len(raw) > maxKeyLen {
+	if _, err := parseShape(raw); err != nil {
 		return "[" + strconv.Itoa(len(raw)) + " chars]"
 	}
-	return raw[:i+1] + "…" + raw[len(raw)-4:]
+	return raw[:len(raw)-keySecretLen-keyChecksumLen] + "…" + raw[len(raw)-4:]
 }
 
 // ParseKey checks the layout and checksum of an API key. It does not allocate and does not

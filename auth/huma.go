@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -23,6 +24,7 @@ const metadataKey = "tollgate.auth"
 
 type declaration struct {
 	req      Requirement
+	required bool // Require was applied, with or without scopes
 	conflict bool // both Public and Require were applied
 }
 
@@ -38,6 +40,7 @@ func Require(scopes ...string) func(*huma.Operation) {
 		if d.req.Public {
 			d.conflict = true
 		}
+		d.required = true
 		for _, s := range scopes {
 			if !slices.Contains(d.req.Scopes, s) {
 				d.req.Scopes = append(d.req.Scopes, s)
@@ -54,7 +57,7 @@ func Require(scopes ...string) func(*huma.Operation) {
 func Public() func(*huma.Operation) {
 	return func(op *huma.Operation) {
 		d := declarationOf(op)
-		if d.req.Scopes != nil {
+		if d.required {
 			d.conflict = true
 		}
 		d.req.Public = true
@@ -84,10 +87,13 @@ func declarationOf(op *huma.Operation) *declaration {
 }
 
 func setDeclaration(op *huma.Operation, d *declaration) {
-	if op.Metadata == nil {
-		op.Metadata = map[string]any{}
+	// Operations copied from a template share its Metadata map; write to a copy.
+	m := maps.Clone(op.Metadata)
+	if m == nil {
+		m = map[string]any{}
 	}
-	op.Metadata[metadataKey] = d
+	m[metadataKey] = d
+	op.Metadata = m
 	if d.req.Public {
 		op.Security = []map[string][]string{} // explicit "no security", overriding a global one
 		return

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -167,11 +168,14 @@ func TestHumaDenyByDefault(t *testing.T) {
 		func() {
 			huma.Register(api, huma.Operation{OperationID: "forgotten", Method: "GET", Path: "/forgotten"}, who)
 		})
-	assert.PanicsWithValue(t,
-		"auth: operation GET /both (both) is declared both auth.Public() and auth.Require(...)",
-		func() {
-			register(api, huma.Operation{OperationID: "both", Method: "GET", Path: "/both"}, auth.Require("x"), auth.Public())
-		})
+	for i, mods := range [][]func(*huma.Operation){
+		{auth.Require("x"), auth.Public()}, {auth.Public(), auth.Require()}, {auth.Require(), auth.Public()},
+	} {
+		id := fmt.Sprintf("both%d", i)
+		assert.PanicsWithValue(t,
+			"auth: operation GET /"+id+" ("+id+") is declared both auth.Public() and auth.Require(...)",
+			func() { register(api, huma.Operation{OperationID: id, Method: "GET", Path: "/" + id}, mods...) })
+	}
 
 	// Operations registered before the middleware are checked when it is installed.
 	_, api2 := humatest.New(t, huma.DefaultConfig("Test", "1.0.0"))

@@ -56,6 +56,7 @@ func (ks *keySet) lookup(kid string) *verifyKey {
 type jwksSource struct {
 	issuer   string
 	jwksURL  string // empty until discovered when only the issuer is configured
+	discover bool   // jwksURL comes from discovery: look it up again after a failure
 	static   bool
 	client   *http.Client
 	algs     []string
@@ -112,7 +113,7 @@ func (s *jwksSource) fetch(ctx context.Context) (*keySet, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 	defer cancel()
 	if s.jwksURL == "" {
-		u, err := s.discover(ctx)
+		u, err := s.discoverJWKS(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -120,6 +121,9 @@ func (s *jwksSource) fetch(ctx context.Context) (*keySet, error) {
 	}
 	body, header, err := s.get(ctx, s.jwksURL)
 	if err != nil {
+		if s.discover {
+			s.jwksURL = "" // the issuer may have moved its keys
+		}
 		return nil, err
 	}
 	keys, err := parseJWKS(body, s.algs)
@@ -130,10 +134,10 @@ func (s *jwksSource) fetch(ctx context.Context) (*keySet, error) {
 	return &keySet{keys: keys, fetched: now, expires: now.Add(cacheTTL(header))}, nil
 }
 
-// discover reads the OpenID Connect discovery document and returns its jwks_uri. The
+// discoverJWKS reads the OpenID Connect discovery document and returns its jwks_uri. The
 // document must name the configured issuer exactly (OpenID Connect Discovery §4.3), so a
 // document served for another issuer is not trusted.
-func (s *jwksSource) discover(ctx context.Context) (string, error) {
+func (s *jwksSource) discoverJWKS(ctx context.Context) (string, error) {
 	body, _, err := s.get(ctx, strings.TrimSuffix(s.issuer, "/")+discoveryDocPath)
 	if err != nil {
 		return "", err

@@ -107,6 +107,7 @@ type jwksServer struct {
 	hits         atomic.Int64
 	discovery    atomic.Int64
 	issuer       string // served in the discovery document; empty means the server URL
+	jwksPath     string // where the key set is served; empty means /jwks
 }
 
 func newJWKSServer(t *testing.T, signers ...signer) *jwksServer {
@@ -119,6 +120,10 @@ func newJWKSServer(t *testing.T, signers ...signer) *jwksServer {
 			http.Error(w, "down", http.StatusBadGateway)
 			return
 		}
+		path := s.jwksPath
+		if path == "" {
+			path = "/jwks"
+		}
 		switch r.URL.Path {
 		case "/.well-known/openid-configuration":
 			s.discovery.Add(1)
@@ -126,8 +131,8 @@ func newJWKSServer(t *testing.T, signers ...signer) *jwksServer {
 			if iss == "" {
 				iss = s.URL
 			}
-			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": s.URL + "/jwks"})
-		case "/jwks":
+			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": s.URL + path})
+		case path:
 			s.hits.Add(1)
 			w.Header().Set("Cache-Control", s.cacheControl)
 			_, _ = w.Write(s.body)

@@ -284,6 +284,30 @@ func TestJWKSCacheControlAndOutage(t *testing.T) {
 	require.NoError(t, verify(), "recovers when the issuer is back")
 }
 
+func TestRediscoveryWhenKeysMove(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	k1, k2 := newES256(t, "k1"), newES256(t, "k2")
+	srv := newJWKSServer(t, k1)
+	tk := newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud})
+	_, err := tk.Verify(ctx, k1.sign(t, claimsAt(c.Now(), srv.URL), nil))
+	require.NoError(t, err)
+
+	srv.mu.Lock()
+	srv.jwksPath = "/keys/v2"
+	srv.mu.Unlock()
+	srv.set(k2)
+	c.Advance(time.Minute)
+	tok2 := k2.sign(t, claimsAt(c.Now(), srv.URL), nil)
+	_, err = tk.Verify(ctx, tok2)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "the old JWKS URL is gone; k2 is not known yet")
+	c.Advance(time.Minute)
+	_, err = tk.Verify(ctx, tok2)
+	require.NoError(t, err, "discovery is repeated after a failed fetch and finds the new URL")
+	assert.EqualValues(t, 2, srv.discovery.Load())
+}
+
 func TestDiscoveryIssuerMustMatch(t *testing.T) {
 	t.Parallel()
 	c := newClock()

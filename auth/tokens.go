@@ -149,7 +149,7 @@ func newIssuerState(is Issuer, client *http.Client, now func() time.Time) (*issu
 		}
 	}
 	src := &jwksSource{
-		issuer: is.Issuer, jwksURL: is.JWKSURL, client: client, algs: algs,
+		issuer: is.Issuer, jwksURL: is.JWKSURL, discover: is.JWKSURL == "" && is.JWKS == nil, client: client, algs: algs,
 		cooldown: is.RefreshCooldown, maxStale: is.MaxStale, now: now,
 	}
 	if src.cooldown <= 0 {
