@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/tollgate-dev/tollgate/auth"
 )
 
@@ -73,6 +75,26 @@ func BenchmarkVerifyJWT(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkJWTBaseline is golang-jwt on its own with the key in hand and the same claim
+// checks: the floor that BenchmarkVerifyJWT/*/cold adds key lookup and policy to.
+func BenchmarkJWTBaseline(b *testing.B) {
+	now := time.Unix(1900000000, 0)
+	for _, s := range []signer{newES256(b, "es"), newEdDSA(b, "ed"), newRS256("rs")} {
+		b.Run(s.method.Alg(), func(b *testing.B) {
+			tok := s.sign(b, claimsAt(now, "https://i/"), nil)
+			p := jwt.NewParser(jwt.WithValidMethods([]string{s.method.Alg()}), jwt.WithIssuer("https://i/"),
+				jwt.WithAudience(testAud), jwt.WithExpirationRequired(), jwt.WithTimeFunc(func() time.Time { return now }))
+			key := s.priv.Public()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Parse(tok, func(*jwt.Token) (any, error) { return key, nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

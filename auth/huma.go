@@ -31,7 +31,9 @@ type declaration struct {
 // Require is a huma operation modifier: the operation needs a valid credential holding
 // every one of scopes (none: any valid credential). It sets the OpenAPI security
 // requirement and, through the middleware from [Authenticator.Huma], what is enforced.
-// Applied several times (a group's and an operation's), the scopes add up.
+// Applied several times (a group's and an operation's), the scopes add up. An operation
+// that is also [Public], directly or through its group, is refused at registration: keep
+// public operations out of protected groups.
 // Scopes are listed in sorted order.
 func Require(scopes ...string) func(*huma.Operation) {
 	scopes = slices.Clone(scopes)
