@@ -7,6 +7,9 @@ import (
 	"net/http/httptest"
 	"os"
 
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
 	"github.com/tollgate-dev/tollgate/auth"
 )
 
@@ -83,4 +86,52 @@ func ExampleTokens() {
 	_, err = tokens.Verify(context.Background(), "not-a-token")
 	fmt.Println(err != nil)
 	// Output: true
+}
+
+func ExampleAuthenticator_Huma() {
+	keys, _ := auth.NewKeys(auth.KeyConfig{Secret: auth.Secret("a-32-byte-server-secret-from-your-vault")})
+	issued, _ := keys.Create(context.Background(), auth.KeySpec{Consumer: "acme", Scopes: []string{"orders:read"}})
+	authn, err := auth.New(auth.Config{Keys: keys})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	api := humago.New(mux, huma.DefaultConfig("Orders", "1.0.0"))
+	api.UseMiddleware(authn.Huma(api))
+
+	type out struct{ Body string }
+	huma.Get(api, "/health", func(ctx context.Context, _ *struct{}) (*out, error) {
+		return &out{Body: "ok"}, nil
+	}, auth.Public())
+	huma.Get(api, "/orders", func(ctx context.Context, _ *struct{}) (*out, error) {
+		return &out{Body: "orders of " + auth.FromContext(ctx).Consumer}, nil
+	}, auth.Require("orders:read"))
+
+	for _, key := range []string{"", issued.Key.Reveal()} {
+		r := httptest.NewRequest("GET", "/orders", nil)
+		if key != "" {
+			r.Header.Set("X-API-Key", key)
+		}
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Println(w.Code, w.Header().Get("Content-Type"))
+	}
+	fmt.Println(api.OpenAPI().Paths["/orders"].Get.Security)
+	// Output:
+	// 401 application/problem+json
+	// 200 application/json
+	// [map[apiKey:[orders:read]]]
+}
+
+// Every issuer names the audience its tokens must carry. An identity provider signs tokens
+// for many APIs with the same keys; without an audience check, a token a user obtained for
+// some other API (or that another API received and replays) would be accepted here. The
+// issuer is matched exactly, trailing slash included, as OpenID Connect requires.
+func ExampleIssuer() {
+	_, err := auth.NewTokens(auth.JWTConfig{Issuers: []auth.Issuer{{
+		Issuer: "https://login.example.com/",
+		// Audience left out on purpose.
+	}}})
+	fmt.Println(err)
+	// Output: auth: every Issuer needs Issuer and Audience
 }
