@@ -32,12 +32,17 @@ type Config struct {
 	// believed when finding the client address for Throttle. Empty trusts none: the peer
 	// address is the client, so callers cannot choose their own throttle key.
 	TrustedProxies []netip.Prefix
-	// OnFailure, when set, is called with every refused request and its [*Error] (whose
-	// message names the reason but never a secret), for logging and metrics.
-	OnFailure func(ctx context.Context, err error)
+	// OnFailure, when set, is called with every refused request; nil means nothing is
+	// reported.
+	OnFailure FailureFunc
 	// Now is the clock for JWT validation when JWTConfig.Now is nil; nil means time.Now.
 	Now func() time.Time
 }
+
+// FailureFunc receives a refused request's context and its [*Error], for logging and
+// metrics. The error's message names the reason (unknown key id, bad signature, expired)
+// but never a secret.
+type FailureFunc func(ctx context.Context, err error)
 
 // Authenticator decides who the caller of a request is and whether it may call an
 // operation. It is safe for concurrent use.
@@ -49,7 +54,7 @@ type Authenticator struct {
 	realm     string
 	throttle  Throttle
 	clients   clientip.Resolver
-	onFailure func(context.Context, error)
+	onFailure FailureFunc
 }
 
 // New returns an Authenticator.
