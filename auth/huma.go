@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -151,10 +152,14 @@ func (a *Authenticator) Huma(api huma.API) func(huma.Context, func(huma.Context)
 			return
 		}
 		p, err := a.check(ctx.Context(), req, ctx.Header, func() string {
+			// Every X-Forwarded-For line, not just the first: a proxy may add its own line
+			// after one the client wrote, and the resolver must see the proxy's.
 			r := &http.Request{RemoteAddr: ctx.RemoteAddr(), Header: http.Header{}}
-			if v := ctx.Header("X-Forwarded-For"); v != "" {
-				r.Header.Set("X-Forwarded-For", v)
-			}
+			ctx.EachHeader(func(name, value string) {
+				if strings.EqualFold(name, "X-Forwarded-For") {
+					r.Header.Add("X-Forwarded-For", value)
+				}
+			})
 			return a.clients.ClientIP(r).String()
 		})
 		if err != nil {

@@ -244,6 +244,20 @@ func TestThrottle(t *testing.T) {
 	require.Equal(t, 401, f.api.Get("/v1/read", "X-Forwarded-For: 198.51.100.7").Code)
 	require.Equal(t, 403, f.api.Post("/v1/write", "X-API-Key: "+f.reader, "X-Forwarded-For: 198.51.100.7").Code)
 	assert.Zero(t, th.count("198.51.100.7"))
+
+	// A client-written X-Forwarded-For line cannot hide the one the proxy added after it.
+	for range 3 {
+		r := httptest.NewRequest("GET", "/v1/read", nil)
+		r.RemoteAddr = "127.0.0.1:4321"
+		r.Header.Set("X-API-Key", strings.TrimPrefix(bad, "X-API-Key: "))
+		r.Header.Add("X-Forwarded-For", "192.0.2.50")
+		r.Header.Add("X-Forwarded-For", "203.0.113.77")
+		w := httptest.NewRecorder()
+		f.api.Adapter().ServeHTTP(w, r)
+		require.Equal(t, http.StatusUnauthorized, w.Code)
+	}
+	assert.Equal(t, 3, th.count("203.0.113.77"))
+	assert.Zero(t, th.count("192.0.2.50"))
 }
 
 func TestOnFailureNeverSeesSecrets(t *testing.T) {
