@@ -1,9 +1,108 @@
 // Package auth decides who the caller of a request is and what they may do: API keys
 // (prefixed, checksummed, stored as keyed digests, rotated and revoked), JWT/OIDC bearer
 // tokens verified against JWKS, and scopes, with the caller's [Principal] in the request
-// context.
+// context for the packages that follow (rate limits, metering, billing).
 //
-// The operation is the policy: huma operation modifiers declare the security requirement,
-// document it in OpenAPI and configure the middleware from one value. An operation that
-// declares neither a requirement nor that it is public is refused at registration.
+// The operation is the policy: huma operation modifiers [Require] and [Public] declare the
+// security requirement, document it in the OpenAPI and configure the middleware from one
+// value. An operation that declares neither is refused when it is registered.
+//
+// # Quick start
+//
+//	store, err := auth.OpenFileKeyStore("data/keys.jsonl") // or auth/pgkeystore
+//	keys, err := auth.NewKeys(auth.KeyConfig{Store: store, Secret: auth.Secret(os.Getenv("KEY_SECRET"))})
+//	authn, err := auth.New(auth.Config{
+//		Keys: keys,
+//		JWT: &auth.JWTConfig{Issuers: []auth.Issuer{{
+//			Issuer:   "https://login.example.com/",
+//			Audience: "https://api.example.com",
+//		}}},
+//	})
+//	issued, err := keys.Create(ctx, auth.KeySpec{Consumer: "acme", Scopes: []string{"orders:read"}})
+//	fmt.Println(issued.Key.Reveal()) // shown once; only its HMAC digest is stored
+//
+// # Huma
+//
+// Install the middleware before registering operations, and declare every operation:
+//
+//	api.UseMiddleware(authn.Huma(api))
+//	huma.Get(api, "/health", health, auth.Public())
+//	v1 := huma.NewGroup(api, "/v1")
+//	v1.UseSimpleModifier(auth.Require("orders:read"))
+//	huma.Get(v1, "/orders", listOrders)
+//	huma.Post(v1, "/orders", createOrder, auth.Require("orders:write")) // needs both scopes
+//
+// [Authenticator.Huma] adds the "apiKey" and "bearer" security schemes to the OpenAPI
+// components, narrows each operation's security to the schemes in use, documents its 401,
+// 403 and 429 responses, and panics (as huma does for other registration mistakes) when an
+// operation declares neither [Require] nor [Public], naming the operation. huma's own
+// routes (the OpenAPI document, docs, schemas) are not operations and stay reachable.
+// Handlers read the caller with [FromContext].
+//
+// # net/http
+//
+// [Authenticator.Handler] requires a credential on every request; routes declare scopes by
+// wrapping their handler with [Authenticator.Require], and anonymous routes with
+// [Authenticator.Public], which Handler finds through the ServeMux:
+//
+//	mux.Handle("GET /healthz", authn.Public(health))
+//	mux.Handle("GET /orders", authn.Require(list, "orders:read"))
+//	http.ListenAndServe(":8080", authn.Handler(mux))
+//
+// # API keys
+//
+// A key reads tg_live_<id>_<secret><checksum>: a product prefix and an environment, a
+// public 12-character id, 178 bits of secret from crypto/rand and a CRC-32 checksum in
+// base62. The checksum lets a typo or a truncated paste fail without touching the store,
+// and lets secret scanners ([KeyPattern]) tell real keys from lookalikes. The store keeps
+// HMAC-SHA256(server secret, id, secret): a copy of the store alone reveals no key and
+// allows no offline guessing. Digests are compared in constant time.
+//
+// Verified keys are cached for [KeyConfig.CacheTTL] (30 s by default). That is the
+// revocation bound: a key revoked, disabled, rotated out or changed in another process
+// stops working within CacheTTL; in the process that made the change, at once. The cache
+// holds SHA-256 of the verified secret, not the secret. [Keys.Rotate] issues a
+// replacement and keeps the old key working through a grace period, so clients can switch
+// without downtime.
+//
+// Stores: [MemoryKeyStore] (in process), [FileKeyStore] (a journal synced on every change,
+// for local use and single nodes), and auth/pgkeystore (PostgreSQL). A store implements
+// [KeyStore]; [KeyWriter] adds issuing and changing keys. auth/authtest.RunKeyStore checks
+// a store against the contract.
+//
+// # Bearer tokens
+//
+// JWT access tokens are verified with github.com/golang-jwt/jwt/v5, the dependency-free
+// JWT library most Go services already use; it leaves key selection to the caller, which
+// is what lets this package pin keys and control fetching. Keys come from the issuer's
+// JWKS, found by OpenID Connect discovery or configured, cached for the issuer's
+// Cache-Control max-age (between 1 minute and 24 hours), refetched on an unknown kid at most
+// once per [Issuer.RefreshCooldown], and kept through an issuer outage for up to
+// [Issuer.MaxStale]. Each key is pinned to the algorithms of its type (and its "alg"):
+// "none" and HMAC are never accepted, so a public key cannot be used as an HMAC secret.
+// exp is required, iss and aud must match exactly, leeway is bounded (5 minutes), a "crit"
+// header is refused, and "jku", "x5u" and "jwk" headers are never followed: keys come only
+// from the configured issuer. Tokens over [JWTConfig.MaxTokenBytes] are refused before
+// parsing. Scopes come from "scope" (space separated) and "scp" (array or string).
+//
+// A verified token is cached until its exp (bounded, [JWTConfig.CacheSize]), found by a
+// keyed hash and confirmed by comparing the token itself; removing a key from the issuer's
+// JWKS ends the cached tokens it signed.
+//
+// # Errors
+//
+// Failures are [*Error] values matching [ErrUnauthenticated] (401), [ErrForbidden] (403),
+// [ErrThrottled] (429) or [ErrUnavailable] (503, when the key store or an issuer cannot be
+// reached: the client's credential may be fine). [Problem] turns them into RFC 9457
+// problems with WWW-Authenticate (RFC 6750) and Retry-After. Clients get the same answer
+// for an unknown key, a wrong secret, an expired or a revoked one. Error messages, for
+// logs, name the key by its hint (prefix, id and last four characters, [KeyHint]) and
+// never contain a secret; [Secret] values redact themselves in fmt, slog and JSON.
+//
+// # Throttling failed attempts
+//
+// [Config.Throttle] takes a [Throttle] that slows clients which keep failing
+// authentication, keyed by client address and separate from any key's quota, so a guesser
+// is blocked without locking out the key they target. Client addresses honour
+// X-Forwarded-For only from [Config.TrustedProxies].
 package auth

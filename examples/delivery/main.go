@@ -8,6 +8,7 @@
 // and reads its configuration from the environment:
 //
 //	PORT       listen port (8080)
+//	DATA_DIR, DATABASE_URL, TOLLGATE_KEY_SECRET, OIDC_ISSUER, OIDC_AUDIENCE: see auth.go
 package main
 
 import (
@@ -56,11 +57,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	cfg := loadConfig(getenv)
 	logger := slog.New(slog.NewJSONHandler(stdout, nil))
 
+	authn, closeAuth, err := newAuth(ctx, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeAuth()
+
 	mux := http.NewServeMux()
 	api := newAPI(mux)
-	svc := &deliveries.Service{Store: deliveries.NewStore(nil)}
+	api.UseMiddleware(authn.Huma(api))
+	svc := &deliveries.Service{Store: deliveries.NewStore(nil), Owner: ownerOf}
 	v1 := huma.NewGroup(api, "/v1")
-	deliveries.Register(v1, svc, deliveries.Policy{})
+	deliveries.Register(v1, svc, authPolicy())
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("", cfg.Port))
 	if err != nil {

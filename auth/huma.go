@@ -1,0 +1,271 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// Names of the security schemes in the OpenAPI components.
+const (
+	SchemeAPIKey = "apiKey"
+	SchemeBearer = "bearer"
+)
+
+// metadataKey holds an operation's [Requirement] in huma.Operation.Metadata.
+const metadataKey = "tollgate.auth"
+
+type declaration struct {
+	req      Requirement
+	required bool // Require was applied, with or without scopes
+	conflict bool // both Public and Require were applied
+}
+
+// Require is a huma operation modifier: the operation needs a valid credential holding
+// every one of scopes (none: any valid credential). It sets the OpenAPI security
+// requirement and, through the middleware from [Authenticator.Huma], what is enforced.
+// Applied several times (a group's and an operation's), the scopes add up. An operation
+// that is also [Public], directly or through its group, is refused at registration: keep
+// public operations out of protected groups.
+// Scopes are listed in sorted order.
+func Require(scopes ...string) func(*huma.Operation) {
+	scopes = slices.Clone(scopes)
+	return func(op *huma.Operation) {
+		d := declarationOf(op)
+		if d.req.Public {
+			d.conflict = true
+		}
+		d.required = true
+		for _, s := range scopes {
+			if !slices.Contains(d.req.Scopes, s) {
+				d.req.Scopes = append(d.req.Scopes, s)
+			}
+		}
+		slices.Sort(d.req.Scopes) // a stable order in the OpenAPI and in challenges
+		setDeclaration(op, d)
+	}
+}
+
+// Public is a huma operation modifier that declares an operation open to anonymous callers.
+// Declaring it is required: an operation with neither Public nor [Require] is refused when
+// registered.
+func Public() func(*huma.Operation) {
+	return func(op *huma.Operation) {
+		d := declarationOf(op)
+		if d.required {
+			d.conflict = true
+		}
+		d.req.Public = true
+		setDeclaration(op, d)
+	}
+}
+
+// RequirementOf returns what op declares, and false when it declares nothing.
+func RequirementOf(op *huma.Operation) (Requirement, bool) {
+	if op == nil {
+		return Requirement{}, false
+	}
+	d, ok := op.Metadata[metadataKey].(*declaration)
+	if !ok {
+		return Requirement{}, false
+	}
+	return d.req, true
+}
+
+func declarationOf(op *huma.Operation) *declaration {
+	if d, ok := op.Metadata[metadataKey].(*declaration); ok {
+		c := *d // operations may share a Metadata map through copies: never mutate in place
+		c.req.Scopes = slices.Clone(d.req.Scopes)
+		return &c
+	}
+	return &declaration{}
+}
+
+func setDeclaration(op *huma.Operation, d *declaration) {
+	// Operations copied from a template share its Metadata map; write to a copy.
+	m := maps.Clone(op.Metadata)
+	if m == nil {
+		m = map[string]any{}
+	}
+	m[metadataKey] = d
+	op.Metadata = m
+	if d.req.Public {
+		op.Security = []map[string][]string{} // explicit "no security", overriding a global one
+		return
+	}
+	scopes := d.req.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	op.Security = []map[string][]string{{SchemeAPIKey: scopes}, {SchemeBearer: scopes}}
+}
+
+// Huma returns huma middleware that enforces each operation's declaration, and prepares api:
+// it adds the security schemes to the OpenAPI components, and installs a hook that refuses
+// (panics, as huma does for other registration mistakes) any operation registered later
+// without [Require] or [Public], naming the operation. Call it before registering
+// operations, as api.UseMiddleware(authn.Huma(api)) does.
+//
+// The hook also narrows each operation's security to the schemes this Authenticator accepts
+// and documents its 401, 403 and 429 responses. huma's own routes (the OpenAPI document,
+// the docs page, schemas) are not operations and are not affected. Hidden operations skip
+// the registration hook; the middleware treats an undeclared one as requiring a credential.
+func (a *Authenticator) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
+	oapi := api.OpenAPI()
+	if oapi.Components == nil {
+		oapi.Components = &huma.Components{}
+	}
+	if oapi.Components.SecuritySchemes == nil {
+		oapi.Components.SecuritySchemes = map[string]*huma.SecurityScheme{}
+	}
+	if a.keys != nil {
+		oapi.Components.SecuritySchemes[SchemeAPIKey] = &huma.SecurityScheme{
+			Type: "apiKey", In: "header", Name: a.keyHeader,
+			Description: "API key (" + a.keys.prefix + "_" + a.keys.env + "_…), also accepted as a bearer token.",
+		}
+	}
+	if a.tokens != nil {
+		oapi.Components.SecuritySchemes[SchemeBearer] = &huma.SecurityScheme{
+			Type: "http", Scheme: "bearer", BearerFormat: "JWT",
+			Description: "OAuth 2.0 access token (JWT) from a trusted issuer.",
+		}
+	}
+	for _, item := range oapi.Paths {
+		for _, op := range operations(item) {
+			a.prepare(oapi, op)
+		}
+	}
+	oapi.OnAddOperation = append(oapi.OnAddOperation, a.prepare)
+
+	return func(ctx huma.Context, next func(huma.Context)) {
+		req, _ := RequirementOf(ctx.Operation())
+		if req.Public {
+			next(ctx)
+			return
+		}
+		p, err := a.check(ctx.Context(), req, ctx.Header, func() string {
+			// Every X-Forwarded-For line, not just the first: a proxy may add its own line
+			// after one the client wrote, and the resolver must see the proxy's.
+			r := &http.Request{RemoteAddr: ctx.RemoteAddr(), Header: http.Header{}}
+			ctx.EachHeader(func(name, value string) {
+				if strings.EqualFold(name, "X-Forwarded-For") {
+					r.Header.Add("X-Forwarded-For", value)
+				}
+			})
+			return a.clients.ClientIP(r).String()
+		})
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				e = failure(http.StatusInternalServerError, "", err)
+			}
+			a.failed(ctx.Context(), err)
+			for k, vs := range e.headers() {
+				for _, v := range vs {
+					ctx.AppendHeader(k, v)
+				}
+			}
+			_ = huma.WriteErr(api, ctx, e.Status, e.detail())
+			return
+		}
+		next(huma.WithContext(ctx, NewContext(ctx.Context(), p)))
+	}
+}
+
+func (a *Authenticator) failed(ctx context.Context, err error) {
+	if a.onFailure != nil {
+		a.onFailure(ctx, err)
+	}
+}
+
+// prepare is the OnAddOperation hook.
+func (a *Authenticator) prepare(oapi *huma.OpenAPI, op *huma.Operation) {
+	d, ok := op.Metadata[metadataKey].(*declaration)
+	name := fmt.Sprintf("%s %s", op.Method, op.Path)
+	if op.OperationID != "" {
+		name += " (" + op.OperationID + ")"
+	}
+	if !ok {
+		panic("auth: operation " + name + " declares no security: add auth.Require(scopes...) or auth.Public() to it or to its group")
+	}
+	if d.conflict {
+		panic("auth: operation " + name + " is declared both auth.Public() and auth.Require(...)")
+	}
+	if d.req.Public {
+		return
+	}
+	var sec []map[string][]string
+	for _, alt := range op.Security {
+		for scheme := range alt {
+			if _, ok := oapi.Components.SecuritySchemes[scheme]; ok || (scheme != SchemeAPIKey && scheme != SchemeBearer) {
+				sec = append(sec, alt)
+			}
+		}
+	}
+	if len(sec) > 0 {
+		op.Security = sec
+	}
+	a.document(oapi, op, http.StatusUnauthorized, "Missing, invalid or expired credentials.")
+	if len(d.req.Scopes) > 0 {
+		a.document(oapi, op, http.StatusForbidden, "The credential lacks a required scope.")
+	}
+	if a.throttle != nil {
+		a.document(oapi, op, http.StatusTooManyRequests, "Too many failed authentication attempts from this client.")
+	}
+}
+
+// document adds an error response in the service's error model, as huma does for
+// Operation.Errors.
+func (a *Authenticator) document(oapi *huma.OpenAPI, op *huma.Operation, status int, desc string) {
+	code := strconv.Itoa(status)
+	if op.Responses == nil {
+		op.Responses = map[string]*huma.Response{}
+	}
+	if _, ok := op.Responses[code]; ok {
+		return
+	}
+	example := huma.NewError(0, "")
+	ct := "application/json"
+	if f, ok := example.(huma.ContentTypeFilter); ok {
+		ct = f.ContentType(ct)
+	}
+	t := reflect.TypeOf(example)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	resp := &huma.Response{
+		Description: desc,
+		Content:     map[string]*huma.MediaType{ct: {Schema: oapi.Components.Schemas.Schema(t, true, "Error")}},
+	}
+	if status != http.StatusTooManyRequests {
+		resp.Headers = map[string]*huma.Param{"WWW-Authenticate": {
+			Description: "The authentication scheme(s) to use (RFC 9110 §11.6.1, RFC 6750 §3).",
+			Schema:      &huma.Schema{Type: "string"},
+		}}
+	}
+	if status == http.StatusTooManyRequests {
+		resp.Headers = map[string]*huma.Param{"Retry-After": {
+			Description: "Seconds to wait before trying again.",
+			Schema:      &huma.Schema{Type: "integer"},
+		}}
+	}
+	op.Responses[code] = resp
+}
+
+func operations(item *huma.PathItem) []*huma.Operation {
+	var out []*huma.Operation
+	for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Options, item.Head, item.Patch, item.Trace} {
+		if op != nil {
+			out = append(out, op)
+		}
+	}
+	return out
+}

@@ -1,0 +1,348 @@
+package auth_test
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tollgate-dev/tollgate/auth"
+)
+
+const testAud = "https://api.example.com"
+
+func newTokens(t *testing.T, c *clock, issuers ...auth.Issuer) *auth.Tokens {
+	t.Helper()
+	tk, err := auth.NewTokens(auth.JWTConfig{Issuers: issuers, Now: c.Now})
+	require.NoError(t, err)
+	return tk
+}
+
+func TestVerifyToken(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	es, ed, rs := newES256(t, "es"), newEdDSA(t, "ed"), newRS256("rs")
+	srv := newJWKSServer(t, es, ed, rs)
+	tk := newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud, TenantClaim: "org", PlanClaim: "plan"})
+
+	for _, s := range []signer{es, ed, rs} {
+		t.Run(s.method.Alg(), func(t *testing.T) {
+			cl := claimsAt(c.Now(), srv.URL)
+			cl["scp"] = []string{"extra", "deliveries:read"}
+			cl["org"], cl["plan"] = "acme", "pro"
+			p, err := tk.Verify(ctx, s.sign(t, cl, nil))
+			require.NoError(t, err)
+			assert.Equal(t, &auth.Principal{
+				Consumer: "user-1", Subject: "user-1", Issuer: srv.URL, Tenant: "acme", Plan: "pro",
+				Scopes: []string{"deliveries:read", "deliveries:write", "extra"}, Kind: auth.KindBearer,
+				Expires: time.Unix(c.Now().Add(time.Hour).Unix(), 0),
+			}, p)
+		})
+	}
+	assert.EqualValues(t, 1, srv.discovery.Load(), "discovery once")
+	assert.EqualValues(t, 1, srv.hits.Load(), "JWKS fetched once and cached")
+}
+
+func TestVerifyTokenNegative(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	now := c.Now()
+	es, rs := newES256(t, "es"), newRS256("rs")
+	attacker := newES256(t, "es") // same kid, different key
+	srv := newJWKSServer(t, es, rs)
+	var attackerHits atomic.Int64
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attackerHits.Add(1)
+		_, _ = w.Write(jwksOf(attacker))
+	}))
+	t.Cleanup(evil.Close)
+	tk := newTokens(t, c, auth.Issuer{Issuer: "https://issuer.example.com/", Audience: testAud, JWKSURL: srv.URL + "/jwks", RefreshCooldown: time.Hour})
+	iss := "https://issuer.example.com/"
+	good := func(mod func(jwt.MapClaims)) jwt.MapClaims {
+		cl := claimsAt(now, iss)
+		if mod != nil {
+			mod(cl)
+		}
+		return cl
+	}
+	valid := es.sign(t, good(nil), nil)
+	_, err := tk.Verify(ctx, valid)
+	require.NoError(t, err, "the baseline token must pass, or the negatives prove nothing")
+
+	parts := strings.Split(valid, ".")
+	unsigned := func(header string) string {
+		return b64u([]byte(header)) + "." + parts[1] + "."
+	}
+	rsPub, err := x509.MarshalPKIXPublicKey(rsaKey().Public())
+	require.NoError(t, err)
+	hsWithPublicKey := func(key []byte) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, good(nil))
+		tok.Header["kid"] = "rs"
+		s, err := tok.SignedString(key)
+		require.NoError(t, err)
+		return s
+	}
+	tamper := func() string {
+		var cl map[string]any
+		raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		require.NoError(t, json.Unmarshal(raw, &cl))
+		cl["scope"] = "admin"
+		b, _ := json.Marshal(cl)
+		return parts[0] + "." + b64u(b) + "." + parts[2]
+	}
+
+	cases := map[string]string{
+		"alg none":                  unsigned(`{"alg":"none","kid":"es"}`),
+		"alg None":                  unsigned(`{"alg":"None","kid":"es"}`),
+		"alg NONE":                  unsigned(`{"alg":"NONE","kid":"es"}`),
+		"alg nOnE":                  unsigned(`{"alg":"nOnE","kid":"es"}`),
+		"alg none with signature":   unsigned(`{"alg":"none","kid":"es"}`) + parts[2],
+		"alg missing":               unsigned(`{"kid":"es"}`) + parts[2],
+		"HS256 with RSA public DER": hsWithPublicKey(rsPub),
+		"HS256 with JWK n":          hsWithPublicKey(rsaKey().N.Bytes()),
+		"ES256 token on RSA kid":    es.sign(t, good(nil), map[string]any{"kid": "rs"}),
+		"RS512 on key pinned RS256": signer{kid: "rs", method: jwt.SigningMethodRS512, priv: rsaKey()}.sign(t, good(nil), nil),
+		"expired at exactly exp":    es.sign(t, good(func(m jwt.MapClaims) { m["exp"] = now.Unix() }), nil),
+		"expired":                   es.sign(t, good(func(m jwt.MapClaims) { m["exp"] = now.Add(-time.Minute).Unix() }), nil),
+		"missing exp":               es.sign(t, good(func(m jwt.MapClaims) { delete(m, "exp") }), nil),
+		"exp as string":             es.sign(t, good(func(m jwt.MapClaims) { m["exp"] = "9999999999" }), nil),
+		"not yet valid (nbf)":       es.sign(t, good(func(m jwt.MapClaims) { m["nbf"] = now.Add(time.Minute).Unix() }), nil),
+		"issued in the future":      es.sign(t, good(func(m jwt.MapClaims) { m["iat"] = now.Add(time.Minute).Unix() }), nil),
+		"wrong aud":                 es.sign(t, good(func(m jwt.MapClaims) { m["aud"] = "https://other.example.com" }), nil),
+		"aud prefix":                es.sign(t, good(func(m jwt.MapClaims) { m["aud"] = testAud + "/x" }), nil),
+		"missing aud":               es.sign(t, good(func(m jwt.MapClaims) { delete(m, "aud") }), nil),
+		"wrong iss":                 es.sign(t, good(func(m jwt.MapClaims) { m["iss"] = "https://evil.example.com/" }), nil),
+		"iss without slash":         es.sign(t, good(func(m jwt.MapClaims) { m["iss"] = strings.TrimSuffix(iss, "/") }), nil),
+		"missing iss":               es.sign(t, good(func(m jwt.MapClaims) { delete(m, "iss") }), nil),
+		"missing sub":               es.sign(t, good(func(m jwt.MapClaims) { delete(m, "sub") }), nil),
+		"unknown crit":              es.sign(t, good(nil), map[string]any{"crit": []string{"exp"}, "exp": 1}),
+		"empty crit":                es.sign(t, good(nil), map[string]any{"crit": []string{}}),
+		"hostile kid path":          es.sign(t, good(nil), map[string]any{"kid": "../../../../etc/passwd"}),
+		"hostile kid huge":          es.sign(t, good(nil), map[string]any{"kid": strings.Repeat("k", 5000)}),
+		"hostile kid number":        es.sign(t, good(nil), map[string]any{"kid": 7}),
+		"hostile kid sql":           es.sign(t, good(nil), map[string]any{"kid": "' OR 1=1 --"}),
+		"attacker key, same kid":    attacker.sign(t, good(nil), nil),
+		"jku to attacker":           attacker.sign(t, good(nil), map[string]any{"jku": evil.URL}),
+		"x5u to attacker":           attacker.sign(t, good(nil), map[string]any{"x5u": evil.URL}),
+		"embedded jwk":              attacker.sign(t, good(nil), map[string]any{"jwk": attacker.jwk()}),
+		"tampered payload":          tamper(),
+		"signature stripped":        parts[0] + "." + parts[1] + ".",
+		"two segments":              parts[0] + "." + parts[1],
+		"four segments":             valid + ".x",
+		"huge token":                es.sign(t, good(func(m jwt.MapClaims) { m["pad"] = strings.Repeat("x", 9000) }), nil),
+		"garbage":                   "not-a-jwt",
+		"empty":                     "",
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			p, err := tk.Verify(ctx, tok)
+			require.ErrorIs(t, err, auth.ErrUnauthenticated)
+			assert.Nil(t, p)
+		})
+	}
+	assert.Zero(t, attackerHits.Load(), "jku/x5u are never followed")
+	assert.EqualValues(t, 1, srv.hits.Load(), "bad tokens cause no extra fetches within the cooldown")
+}
+
+func TestLeewayIsBounded(t *testing.T) {
+	t.Parallel()
+	_, err := auth.NewTokens(auth.JWTConfig{Issuers: []auth.Issuer{{Issuer: "https://i/", Audience: "a", Leeway: time.Hour}}})
+	require.ErrorContains(t, err, "Leeway")
+	_, err = auth.NewTokens(auth.JWTConfig{Issuers: []auth.Issuer{{Issuer: "https://i/", Audience: "a", Algorithms: []string{"HS256"}}}})
+	require.ErrorContains(t, err, "HS256")
+	_, err = auth.NewTokens(auth.JWTConfig{Issuers: []auth.Issuer{{Issuer: "https://i/"}}})
+	require.ErrorContains(t, err, "Audience")
+	_, err = auth.NewTokens(auth.JWTConfig{Issuers: []auth.Issuer{{Issuer: "http://example.com/", Audience: "a"}}})
+	require.ErrorContains(t, err, "https")
+}
+
+func TestLeewayApplies(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	es := newES256(t, "es")
+	tk := newTokens(t, c, auth.Issuer{Issuer: "https://i/", Audience: testAud, JWKS: jwksOf(es), Leeway: 30 * time.Second})
+	cl := claimsAt(c.Now(), "https://i/")
+	cl["exp"] = c.Now().Add(-20 * time.Second).Unix()
+	_, err := tk.Verify(context.Background(), es.sign(t, cl, nil))
+	require.NoError(t, err)
+	cl["exp"] = c.Now().Add(-31 * time.Second).Unix()
+	_, err = tk.Verify(context.Background(), es.sign(t, cl, nil))
+	require.ErrorIs(t, err, auth.ErrUnauthenticated)
+}
+
+func TestSeveralIssuers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	a, b := newES256(t, "k"), newES256(t, "k")
+	tk := newTokens(t, c,
+		auth.Issuer{Issuer: "https://a/", Audience: testAud, JWKS: jwksOf(a)},
+		auth.Issuer{Issuer: "https://b/", Audience: testAud, JWKS: jwksOf(b), ConsumerClaim: "azp"},
+	)
+	p, err := tk.Verify(ctx, a.sign(t, claimsAt(c.Now(), "https://a/"), nil))
+	require.NoError(t, err)
+	assert.Equal(t, "https://a/", p.Issuer)
+	cl := claimsAt(c.Now(), "https://b/")
+	cl["azp"] = "client-9"
+	p, err = tk.Verify(ctx, b.sign(t, cl, nil))
+	require.NoError(t, err)
+	assert.Equal(t, "client-9", p.Consumer)
+	// Issuer a's key cannot vouch for issuer b, even under the same kid.
+	_, err = tk.Verify(ctx, a.sign(t, cl, nil))
+	require.ErrorIs(t, err, auth.ErrUnauthenticated)
+}
+
+func TestJWKSRotation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	k1, k2 := newES256(t, "k1"), newES256(t, "k2")
+	srv := newJWKSServer(t, k1)
+	tk := newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud, JWKSURL: srv.URL + "/jwks", RefreshCooldown: 30 * time.Second})
+	tok1 := k1.sign(t, claimsAt(c.Now(), srv.URL), nil)
+	_, err := tk.Verify(ctx, tok1)
+	require.NoError(t, err)
+
+	// The issuer rotates to k2 and retires k1.
+	srv.set(k2)
+	tok2 := k2.sign(t, claimsAt(c.Now(), srv.URL), nil)
+	for range 5 {
+		_, err = tk.Verify(ctx, tok2)
+		require.ErrorIs(t, err, auth.ErrUnauthenticated, "within the cooldown an unknown kid is refused")
+	}
+	assert.EqualValues(t, 1, srv.hits.Load(), "and causes no fetch")
+
+	c.Advance(30 * time.Second)
+	for range 5 {
+		_, err = tk.Verify(ctx, tok2)
+		require.NoError(t, err, "after the cooldown an unknown kid triggers one refresh")
+	}
+	assert.EqualValues(t, 2, srv.hits.Load())
+
+	_, err = tk.Verify(ctx, tok1)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "a token signed by a retired key is refused, cached or not")
+
+	// A flood of unknown kids fetches at most once per cooldown.
+	for i := range 50 {
+		forged := newES256(t, "unknown").sign(t, claimsAt(c.Now(), srv.URL), nil)
+		_, _ = tk.Verify(ctx, forged)
+		if i%10 == 9 {
+			c.Advance(10 * time.Second)
+		}
+	}
+	assert.LessOrEqual(t, srv.hits.Load(), int64(2+50/10*10/30+1))
+}
+
+func TestJWKSCacheControlAndOutage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	k1 := newES256(t, "k1")
+	srv := newJWKSServer(t, k1)
+	srv.cacheControl = "max-age=120"
+	tk := newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud, JWKSURL: srv.URL + "/jwks", MaxStale: time.Hour})
+	verify := func() error {
+		// Fresh claims each time, so the verified-token cache does not answer.
+		cl := claimsAt(c.Now(), srv.URL)
+		cl["jti"] = c.Now().String()
+		_, err := tk.Verify(ctx, k1.sign(t, cl, nil))
+		return err
+	}
+	require.NoError(t, verify())
+	c.Advance(119 * time.Second)
+	require.NoError(t, verify())
+	assert.EqualValues(t, 1, srv.hits.Load(), "fresh for max-age")
+	c.Advance(time.Second)
+	require.NoError(t, verify())
+	assert.EqualValues(t, 2, srv.hits.Load(), "refetched at max-age")
+
+	srv.setDown(true)
+	c.Advance(2 * time.Minute)
+	require.NoError(t, verify(), "last good keys serve through the outage")
+	c.Advance(30 * time.Minute)
+	require.NoError(t, verify())
+	c.Advance(30 * time.Minute)
+	err := verify()
+	require.ErrorIs(t, err, auth.ErrUnavailable, "but only up to MaxStale")
+	assert.Equal(t, http.StatusServiceUnavailable, statusOf(err))
+
+	srv.setDown(false)
+	c.Advance(30 * time.Second)
+	require.NoError(t, verify(), "recovers when the issuer is back")
+}
+
+func TestRediscoveryWhenKeysMove(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	k1, k2 := newES256(t, "k1"), newES256(t, "k2")
+	srv := newJWKSServer(t, k1)
+	tk := newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud})
+	_, err := tk.Verify(ctx, k1.sign(t, claimsAt(c.Now(), srv.URL), nil))
+	require.NoError(t, err)
+
+	srv.mu.Lock()
+	srv.jwksPath = "/keys/v2"
+	srv.mu.Unlock()
+	srv.set(k2)
+	c.Advance(time.Minute)
+	tok2 := k2.sign(t, claimsAt(c.Now(), srv.URL), nil)
+	_, err = tk.Verify(ctx, tok2)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "the old JWKS URL is gone; k2 is not known yet")
+	c.Advance(time.Minute)
+	_, err = tk.Verify(ctx, tok2)
+	require.NoError(t, err, "discovery is repeated after a failed fetch and finds the new URL")
+	assert.EqualValues(t, 2, srv.discovery.Load())
+}
+
+func TestDiscoveryIssuerMustMatch(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	k := newES256(t, "k")
+	srv := newJWKSServer(t, k)
+	srv.issuer = "https://someone-else.example.com"
+	tk := newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud})
+	_, err := tk.Verify(context.Background(), k.sign(t, claimsAt(c.Now(), srv.URL), nil))
+	require.ErrorIs(t, err, auth.ErrUnavailable)
+	assert.ErrorContains(t, err, "someone-else")
+}
+
+func TestTokenCacheHonoursExp(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	k := newES256(t, "k")
+	tk := newTokens(t, c, auth.Issuer{Issuer: "https://i/", Audience: testAud, JWKS: jwksOf(k)})
+	tok := k.sign(t, claimsAt(c.Now(), "https://i/"), nil)
+	p1, err := tk.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	p2, err := tk.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.Same(t, p1, p2, "the second verification is served from the cache")
+	c.Advance(time.Hour - time.Second)
+	_, err = tk.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	c.Advance(time.Second)
+	_, err = tk.Verify(context.Background(), tok)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated)
+}
+
+func statusOf(err error) int {
+	var e *auth.Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
