@@ -1,0 +1,189 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tollgate-dev/tollgate/internal/problem"
+)
+
+// Handler instruments next: for every request it continues the caller's W3C trace (and
+// baggage), starts one server span, adopts or generates the request id and echoes it in
+// X-Request-ID, recovers panics into a problem+json 500, and records the RED metrics.
+//
+// The span and the metrics are named after the route, never the raw path: the huma
+// operation ID when [Observer.Huma] runs inside, else the pattern that a net/http
+// [http.ServeMux] matched (r.Pattern), else [Unmatched].
+func (o *Observer) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.serveHTTP(next, w, r)
+	})
+}
+
+func (o *Observer) serveHTTP(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	st := &state{obs: o, w: w, start: o.now()}
+	ctx := o.prop.Extract(r.Context(), headerCarrier(r.Header))
+	// The method is the provisional span name: routing has not happened yet.
+	ctx, span := o.tracer.Start(ctx, r.Method, o.startOpts...)
+	st.Context = ctx
+	st.setID(first(r.Header[requestIDKey]))
+	w.Header()[requestIDKey] = st.idHeader[:]
+	r = r.WithContext(st)
+	if span.IsRecording() {
+		span.SetAttributes(requestAttrs(r)...)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			abort := v == http.ErrAbortHandler //nolint:errorlint // a sentinel compared by identity, as net/http does
+			if !abort {
+				o.recovered(st, o.resolve(st, r), v)
+			}
+			if abort || st.wroteHeader {
+				// The status line is gone (or the handler asked for it): aborting the
+				// connection is the only way to tell the client the response is incomplete.
+				o.end(st, span, o.resolve(st, r), r.Method, http.StatusInternalServerError)
+				panic(http.ErrAbortHandler)
+			}
+			problem.New(st, r, http.StatusInternalServerError, "internal server error")
+		}
+		o.end(st, span, o.resolve(st, r), r.Method, st.status)
+	}()
+	next.ServeHTTP(st, r)
+}
+
+func (st *state) setID(incoming string) {
+	if ValidRequestID(incoming) {
+		st.id = incoming
+	} else {
+		st.id = newRequestID()
+	}
+	st.idHeader[0] = st.id
+}
+
+// resolve names the request after routing: Huma has set the operation, or the ServeMux
+// has set the pattern it matched.
+func (o *Observer) resolve(st *state, r *http.Request) *operation {
+	if st.op != nil {
+		return st.op
+	}
+	return o.ops.forPattern(r.Pattern)
+}
+
+// end records the request once, with the second and last clock reading.
+func (o *Observer) end(st *state, span trace.Span, op *operation, method string, status int) {
+	end := o.now()
+	if status == 0 {
+		status = http.StatusOK // the handler wrote nothing; net/http sends 200
+	}
+	o.record(st, op, status, end.Sub(st.start))
+	if span.IsRecording() {
+		span.SetName(op.spanName(method))
+		span.SetAttributes(semconv.HTTPRoute(op.route), semconv.HTTPResponseStatusCode(status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+		span.End(trace.WithTimestamp(end))
+	} else {
+		span.End()
+	}
+}
+
+func (o *Observer) record(ctx context.Context, op *operation, status int, d time.Duration) {
+	cls := statusClass(status)
+	m := o.metrics
+	m.requests.Add(ctx, 1, op.add[cls]...)
+	m.duration.Record(ctx, d.Seconds(), op.rec[cls]...)
+	if status >= 500 {
+		m.errors.Add(ctx, 1, op.other...)
+	}
+	if o.cfg.AccessLog {
+		o.logger.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("operation", op.name), slog.Int("status", status), slog.Duration("duration", d))
+	}
+}
+
+// recovered logs and counts a panic. The response never carries the panic value or the
+// stack; the log record does, with the trace and request ids to find it by.
+func (o *Observer) recovered(st *state, op *operation, v any) {
+	o.metrics.panics.Add(st, 1, op.other...)
+	o.logger.LogAttrs(st, slog.LevelError, "panic serving request",
+		slog.String("operation", op.name), slog.String("panic", fmt.Sprint(v)),
+		slog.String("stack", string(debug.Stack())))
+}
+
+// requestAttrs are the semantic-convention attributes of a sampled request; unsampled
+// requests never compute them.
+func requestAttrs(r *http.Request) []attribute.KeyValue {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	attrs := make([]attribute.KeyValue, 0, 9)
+	attrs = append(attrs,
+		semconv.HTTPRequestMethodKey.String(r.Method),
+		semconv.URLScheme(scheme),
+		semconv.URLPath(r.URL.Path),
+		semconv.NetworkProtocolVersion(protoVersion(r)),
+	)
+	if host, port, ok := splitHostPort(r.Host); ok {
+		attrs = append(attrs, semconv.ServerAddress(host))
+		if port > 0 {
+			attrs = append(attrs, semconv.ServerPort(port))
+		}
+	}
+	if host, port, ok := splitHostPort(r.RemoteAddr); ok {
+		attrs = append(attrs, semconv.NetworkPeerAddress(host))
+		if port > 0 {
+			attrs = append(attrs, semconv.NetworkPeerPort(port))
+		}
+	}
+	if ua := r.UserAgent(); ua != "" {
+		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+	}
+	return attrs
+}
+
+func protoVersion(r *http.Request) string {
+	switch {
+	case r.ProtoMajor == 1 && r.ProtoMinor == 1:
+		return "1.1"
+	case r.ProtoMajor == 2:
+		return "2"
+	case r.ProtoMajor == 3:
+		return "3"
+	default:
+		return strconv.Itoa(r.ProtoMajor) + "." + strconv.Itoa(r.ProtoMinor)
+	}
+}
+
+// splitHostPort splits "host", "host:port" and "[v6]:port"; port is 0 when absent.
+func splitHostPort(hp string) (host string, port int, ok bool) {
+	if hp == "" {
+		return "", 0, false
+	}
+	h, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		return strings.Trim(hp, "[]"), 0, true
+	}
+	port, _ = strconv.Atoi(p)
+	return h, port, true
+}
+
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
