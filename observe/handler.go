@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -41,9 +40,6 @@ func (o *Observer) serveHTTP(next http.Handler, w http.ResponseWriter, r *http.R
 	st.setID(first(r.Header[requestIDKey]))
 	w.Header()[requestIDKey] = st.idHeader[:]
 	r = r.WithContext(st)
-	if span.IsRecording() {
-		span.SetAttributes(requestAttrs(r)...)
-	}
 	defer func() {
 		if v := recover(); v != nil {
 			abort := v == http.ErrAbortHandler //nolint:errorlint // a sentinel compared by identity, as net/http does
@@ -53,12 +49,12 @@ func (o *Observer) serveHTTP(next http.Handler, w http.ResponseWriter, r *http.R
 			if abort || st.wroteHeader {
 				// The status line is gone (or the handler asked for it): aborting the
 				// connection is the only way to tell the client the response is incomplete.
-				o.end(st, span, o.resolve(st, r), r.Method, http.StatusInternalServerError)
+				o.end(st, span, o.resolve(st, r), r, http.StatusInternalServerError)
 				panic(http.ErrAbortHandler)
 			}
 			problem.New(st, r, http.StatusInternalServerError, "internal server error")
 		}
-		o.end(st, span, o.resolve(st, r), r.Method, st.status)
+		o.end(st, span, o.resolve(st, r), r, st.status)
 	}()
 	next.ServeHTTP(st, r)
 }
@@ -81,16 +77,17 @@ func (o *Observer) resolve(st *state, r *http.Request) *operation {
 	return o.ops.forPattern(r.Pattern)
 }
 
-// end records the request once, with the second and last clock reading.
-func (o *Observer) end(st *state, span trace.Span, op *operation, method string, status int) {
+// end records the request once, with the second and last clock reading. A sampled span
+// gets all its attributes here in one call, so the SDK grows and deduplicates them once.
+func (o *Observer) end(st *state, span trace.Span, op *operation, r *http.Request, status int) {
 	end := o.now()
 	if status == 0 {
 		status = http.StatusOK // the handler wrote nothing; net/http sends 200
 	}
 	o.record(st, op, status, end.Sub(st.start))
 	if span.IsRecording() {
-		span.SetName(op.spanName(method))
-		span.SetAttributes(semconv.HTTPRoute(op.route), semconv.HTTPResponseStatusCode(status))
+		span.SetName(op.spanName(r.Method))
+		span.SetAttributes(spanAttrs(r, op, status)...)
 		if status >= 500 {
 			span.SetStatus(codes.Error, http.StatusText(status))
 		}
@@ -123,27 +120,29 @@ func (o *Observer) recovered(st *state, op *operation, v any) {
 		slog.String("stack", string(debug.Stack())))
 }
 
-// requestAttrs are the semantic-convention attributes of a sampled request; unsampled
+// spanAttrs are the semantic-convention attributes of a sampled request; unsampled
 // requests never compute them.
-func requestAttrs(r *http.Request) []attribute.KeyValue {
+func spanAttrs(r *http.Request, op *operation, status int) []attribute.KeyValue {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	attrs := make([]attribute.KeyValue, 0, 9)
+	attrs := make([]attribute.KeyValue, 0, 11)
 	attrs = append(attrs,
 		semconv.HTTPRequestMethodKey.String(r.Method),
+		semconv.HTTPRoute(op.route),
+		semconv.HTTPResponseStatusCode(status),
 		semconv.URLScheme(scheme),
 		semconv.URLPath(r.URL.Path),
 		semconv.NetworkProtocolVersion(protoVersion(r)),
 	)
-	if host, port, ok := splitHostPort(r.Host); ok {
+	if host, port := splitHostPort(r.Host); host != "" {
 		attrs = append(attrs, semconv.ServerAddress(host))
 		if port > 0 {
 			attrs = append(attrs, semconv.ServerPort(port))
 		}
 	}
-	if host, port, ok := splitHostPort(r.RemoteAddr); ok {
+	if host, port := splitHostPort(r.RemoteAddr); host != "" {
 		attrs = append(attrs, semconv.NetworkPeerAddress(host))
 		if port > 0 {
 			attrs = append(attrs, semconv.NetworkPeerPort(port))
@@ -168,17 +167,29 @@ func protoVersion(r *http.Request) string {
 	}
 }
 
-// splitHostPort splits "host", "host:port" and "[v6]:port"; port is 0 when absent.
-func splitHostPort(hp string) (host string, port int, ok bool) {
-	if hp == "" {
-		return "", 0, false
+// splitHostPort splits "host", "host:port", "[v6]" and "[v6]:port" without allocating;
+// port is 0 when absent or invalid.
+func splitHostPort(hp string) (host string, port int) {
+	if strings.HasPrefix(hp, "[") {
+		end := strings.IndexByte(hp, ']')
+		if end < 0 {
+			return hp, 0
+		}
+		host, hp = hp[1:end], hp[end+1:]
+		if p, ok := strings.CutPrefix(hp, ":"); ok {
+			port, _ = strconv.Atoi(p)
+		}
+		return host, port
 	}
-	h, p, err := net.SplitHostPort(hp)
-	if err != nil {
-		return strings.Trim(hp, "[]"), 0, true
+	i := strings.LastIndexByte(hp, ':')
+	if i < 0 || strings.IndexByte(hp[:i], ':') >= 0 { // no port, or a bare IPv6 address
+		return hp, 0
 	}
-	port, _ = strconv.Atoi(p)
-	return h, port, true
+	port, err := strconv.Atoi(hp[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		port = 0
+	}
+	return hp[:i], port
 }
 
 func first(vs []string) string {

@@ -42,16 +42,14 @@ func (o *Observer) serveHuma(api huma.API, op *operation, ctx huma.Context, next
 	st.setID(ctx.Header(RequestIDHeader))
 	ctx.SetHeader(RequestIDHeader, st.id)
 	hctx := huma.WithContext(ctx, st)
-	if span.IsRecording() {
-		span.SetAttributes(requestAttrs(humaRequest(ctx))...)
-	}
 	defer func() {
 		if v := recover(); v != nil {
+			// Deferred so the request is recorded even when humaPanic aborts.
+			defer o.end(st, span, op, humaRequest(ctx), http.StatusInternalServerError)
 			o.humaPanic(api, hctx, st, v, false)
-			o.end(st, span, op, ctx.Method(), http.StatusInternalServerError)
 			return
 		}
-		o.end(st, span, op, ctx.Method(), ctx.Status())
+		o.end(st, span, op, humaRequest(ctx), ctx.Status())
 	}()
 	next(hctx)
 }
@@ -80,7 +78,7 @@ func (c humaCarrier) Keys() []string {
 	return keys
 }
 
-// humaRequest rebuilds the parts of a request that requestAttrs reads, for sampled spans.
+// humaRequest rebuilds the parts of a request that end reads.
 func humaRequest(ctx huma.Context) *http.Request {
 	u := ctx.URL()
 	r := &http.Request{Method: ctx.Method(), URL: &url.URL{Path: u.Path}, Host: ctx.Host(),

@@ -60,10 +60,9 @@ func newMetrics(m metric.Meter) (*metrics, error) {
 // operation is what the middleware knows about a route, computed once per route: its metric
 // attribute sets for each status class, so recording a request allocates nothing.
 type operation struct {
-	name   string // metric label and, for huma, span name
+	name   string // metric label
+	span   string // span name, "" when it depends on the request's method
 	route  string // http.route: the path template
-	method string // method the route is bound to, "" when any
-	huma   bool
 
 	add   [6][]metric.AddOption // by status class, index 0 for unexpected codes
 	rec   [6][]metric.RecordOption
@@ -72,8 +71,11 @@ type operation struct {
 
 var classNames = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
-func newOperation(name, route, method string, isHuma bool) *operation {
-	op := &operation{name: name, route: route, method: method, huma: isHuma}
+// newOperation precomputes an operation. span is its span name, or "" when the name is
+// the request method and route, "{method} {route}", as the OpenTelemetry HTTP conventions
+// name server spans.
+func newOperation(name, span, route string) *operation {
+	op := &operation{name: name, span: span, route: route}
 	for i, c := range classNames {
 		set := attribute.NewSet(OperationKey.String(name), StatusClassKey.String(c))
 		op.add[i] = []metric.AddOption{metric.WithAttributeSet(set)}
@@ -90,12 +92,10 @@ func statusClass(code int) int {
 	return code / 100
 }
 
-// spanName follows the OpenTelemetry HTTP convention, "{method} {route}", except for huma
-// operations, which already have a unique, human-chosen name: their operation ID.
 func (op *operation) spanName(method string) string {
 	switch {
-	case op.huma:
-		return op.name
+	case op.span != "":
+		return op.span
 	case op.route == "":
 		return method
 	default:
@@ -116,7 +116,7 @@ func (c *opCache) forUnmatched() *operation {
 	if op := c.unmatched.Load(); op != nil {
 		return op
 	}
-	op := newOperation(Unmatched, "", "", false)
+	op := newOperation(Unmatched, "", "")
 	c.unmatched.CompareAndSwap(nil, op)
 	return c.unmatched.Load()
 }
@@ -141,7 +141,11 @@ func (c *opCache) forPattern(pattern string) *operation {
 		if i := strings.IndexByte(route, '/'); i > 0 {
 			route = route[i:] // drop a host
 		}
-		return newOperation(pattern, route, method, false)
+		span := ""
+		if method != "" {
+			span = method + " " + route
+		}
+		return newOperation(pattern, span, route)
 	})
 }
 
@@ -159,7 +163,8 @@ func (c *opCache) forHuma(hop *huma.Operation) *operation {
 		if name == "" {
 			name = hop.Method + " " + hop.Path
 		}
-		return newOperation(name, hop.Path, hop.Method, true)
+		// A huma operation already has a unique, human-chosen name: its ID.
+		return newOperation(name, name, hop.Path)
 	})
 }
 
