@@ -60,9 +60,9 @@ func newMetrics(m metric.Meter) (*metrics, error) {
 // operation is what the middleware knows about a route, computed once per route: its metric
 // attribute sets for each status class, so recording a request allocates nothing.
 type operation struct {
-	name   string // metric label
-	span   string // span name, "" when it depends on the request's method
-	route  string // http.route: the path template
+	name  string // metric label
+	span  string // span name, "" when it depends on the request's method
+	route string // http.route: the path template
 
 	add   [6][]metric.AddOption // by status class, index 0 for unexpected codes
 	rec   [6][]metric.RecordOption

@@ -28,7 +28,7 @@ func (d *discardWriter) WriteHeader(int)             {}
 type discardExporter struct{}
 
 func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
-func (discardExporter) Shutdown(context.Context) error                           { return nil }
+func (discardExporter) Shutdown(context.Context) error                             { return nil }
 
 func BenchmarkServer(b *testing.B) {
 	mux := http.NewServeMux()
