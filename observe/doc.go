@@ -36,6 +36,10 @@
 // Spans and metrics are named after the route, never the raw path, so cardinality is
 // bounded by the routes a service declares: the pattern an [net/http.ServeMux] matched
 // ("GET /items/{id}"), the huma operation ID, or [Unmatched] for requests no route took.
+// When other middleware sits between Handler and the ServeMux, wrap the mux in [Routes] so
+// its pattern still reaches the span:
+//
+//	obs.Handler(authn.Handler(meter.Handler(limits.Handler(observe.Routes(mux)))))
 //
 // # Huma
 //

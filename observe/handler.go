@@ -69,12 +69,36 @@ func (st *state) setID(incoming string) {
 }
 
 // resolve names the request after routing: Huma has set the operation, or the ServeMux
-// has set the pattern it matched.
+// has set the pattern it matched, on this request or (through Routes) on a copy.
 func (o *Observer) resolve(st *state, r *http.Request) *operation {
-	if st.op != nil {
+	switch {
+	case st.op != nil:
 		return st.op
+	case r.Pattern != "":
+		return o.ops.forPattern(r.Pattern)
+	default:
+		return o.ops.forPattern(st.pattern)
 	}
-	return o.ops.forPattern(r.Pattern)
+}
+
+// Routes passes the pattern that mux matched back to the enclosing [Observer.Handler].
+// Handler sees the pattern by itself when it wraps the ServeMux directly; when other
+// middleware sits in between, it hands the mux a copy of the request (r.WithContext), the
+// mux records the pattern on that copy, and the span would be named after no route. Wrap
+// the mux to fix that:
+//
+//	obs.Handler(authn.Handler(limits.Handler(observe.Routes(mux))))
+//
+// Huma operations need nothing of the kind: [Observer.Huma] names them.
+func Routes(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if st := stateFrom(r.Context()); st != nil && r.Pattern != "" {
+				st.pattern = r.Pattern
+			}
+		}()
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // end records the request once, with the second and last clock reading. A sampled span

@@ -241,3 +241,39 @@ func TestPanicAfterWriteAbortsConnection(t *testing.T) {
 	require.Eventually(t, func() bool { return len(rg.ended()) == 1 }, testTimeout, tick)
 	assert.Equal(t, map[string]int64{observe.Unmatched + "|5xx": 1}, rg.counts(t, "http.server.requests"))
 }
+
+// TestRoutesThroughCopyingMiddleware: middleware between Handler and the mux copies the
+// request, so only Routes brings the matched pattern back.
+func TestRoutesThroughCopyingMiddleware(t *testing.T) {
+	t.Parallel()
+	copying := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			type k struct{}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), k{}, 1)))
+		})
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("GET /boom", func(w http.ResponseWriter, r *http.Request) { panic("x") })
+	for _, c := range []struct {
+		name  string
+		inner http.Handler
+		span  string
+	}{
+		{"without Routes", mux, "GET"},
+		{"with Routes", observe.Routes(mux), "GET /items/{id}"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			rg := newRig(t)
+			h := rg.obs.Handler(copying(c.inner))
+			serve(h, httptest.NewRequest(http.MethodGet, "/items/1", nil))
+			serve(h, httptest.NewRequest(http.MethodGet, "/boom", nil))
+			require.Len(t, rg.ended(), 2)
+			assert.Equal(t, c.span, rg.ended()[0].Name())
+			if c.span != "GET" {
+				assert.Equal(t, "GET /boom", rg.ended()[1].Name(), "the pattern survives a panic")
+			}
+		})
+	}
+}

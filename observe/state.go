@@ -18,6 +18,7 @@ type state struct {
 	obs             *Observer
 	w               http.ResponseWriter
 	op              *operation // set by Huma, else resolved from the mux pattern
+	pattern         string     // reported by Routes when the mux saw a copy of the request
 	id              string
 	idHeader        [1]string
 	start           time.Time
