@@ -89,10 +89,27 @@
 //
 // The hot path is built around allocations: one state value per request serves as its
 // context, its response writer and the storage of its X-Request-ID header; metric attribute
-// sets are computed once per route and looked up without locks; semantic-convention span
-// attributes are only computed for sampled spans; and the clock is read once at the start
-// and once at the end of a request, with both readings shared by the span and the duration
-// histogram. Propagation headers are read without canonicalising their names per request.
-// An unsampled request costs five allocations on top of the handler's own
-// (TestAllocsUnsampled keeps it so).
+// sets are computed once per route and looked up without locks; propagation headers are
+// read without canonicalising their names per request; semantic-convention span attributes
+// are computed only for sampled spans, and set in one call; and observe reads the clock
+// once when a request starts and once when it ends (the SDK reads its own for sampled spans
+// whatever it is given, so no timestamps are passed to it).
+//
+// Measured with benchmarks/observe (BenchmarkOverhead interleaves the three in short rounds
+// and keeps each one's best, BenchmarkServer gives allocations) on a loaded 2-core machine,
+// around a ServeMux route answering 204, with identical SDK providers, a span processor
+// feeding a discarding exporter, and otelhttp v0.72.0 as the peer:
+//
+//	                    bare      observe.Handler     otelhttp.NewHandler
+//	unsampled  time     100 ns    760-870 ns          4.1-5.0 µs
+//	           allocs   1         6                   32
+//	sampled    time     100 ns    3.0-3.7 µs          6.7-8.8 µs
+//	           allocs   1         13                  39
+//
+// Unsampled, observe adds 0.15-0.17× the overhead otelhttp adds, and 5 allocations
+// (TestAllocsUnsampled keeps it at most 6). Sampled, it adds 0.38-0.47× otelhttp's
+// overhead, but costs 3.6-4.5× its own unsampled time: recording, ending and exporting a
+// span in the OpenTelemetry SDK costs about 2.5 µs and 6 allocations by itself (otelhttp
+// pays the same), which is three times the whole unsampled overhead. Sample at the rate
+// your tracing backend needs; the metrics and log correlation do not depend on it.
 package observe
