@@ -2,11 +2,16 @@ package observe_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -276,4 +281,35 @@ func TestRoutesThroughCopyingMiddleware(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestResponseWriterPassThrough(t *testing.T) {
+	t.Parallel()
+	rg := newRig(t)
+	content := strings.Repeat("x", 64<<10)
+	srv := httptest.NewServer(rg.obs.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, isReaderFrom := w.(io.ReaderFrom)
+		_, isFlusher := w.(http.Flusher)
+		_, isHijacker := w.(http.Hijacker)
+		assert.True(t, isReaderFrom && isFlusher && isHijacker)
+		require.NoError(t, http.NewResponseController(w).EnableFullDuplex(), "reachable through Unwrap")
+		http.ServeContent(w, r, "x.txt", time.Time{}, strings.NewReader(content))
+	})))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	require.NoError(t, err)
+	body, err := readAll(resp)
+	require.NoError(t, err)
+	assert.Equal(t, content, string(body))
+	require.Eventually(t, func() bool { return len(rg.ended()) == 1 }, testTimeout, tick)
+	assert.Equal(t, map[string]int64{observe.Unmatched + "|2xx": 1}, rg.counts(t, "http.server.requests"))
+}
+
+func TestServeRefusesTLSConfigWithoutCertificates(t *testing.T) {
+	t.Parallel()
+	rg := newRig(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	err = rg.obs.ServeListener(context.Background(), &http.Server{TLSConfig: &tls.Config{}}, ln)
+	require.Error(t, err, "never plaintext when TLS was asked for")
 }

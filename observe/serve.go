@@ -37,7 +37,7 @@ func (o *Observer) Serve(ctx context.Context, srv *http.Server) error {
 	return o.ServeListener(ctx, srv, ln)
 }
 
-// ServeListener serves srv on ln (TLS when srv.TLSConfig has certificates) until ctx is
+// ServeListener serves srv on ln (TLS when srv.TLSConfig is set) until ctx is
 // cancelled, then shuts down in this order, logging each step:
 //
 //  1. readiness turns 503 and keep-alives stop, so load balancers and clients move away;
@@ -59,7 +59,8 @@ func (o *Observer) ServeListener(ctx context.Context, srv *http.Server, ln net.L
 	o.logger.InfoContext(ctx, "serving", "addr", ln.Addr().String())
 	served := make(chan error, 1)
 	go func() {
-		if srv.TLSConfig != nil && (len(srv.TLSConfig.Certificates) > 0 || srv.TLSConfig.GetCertificate != nil) {
+		if srv.TLSConfig != nil {
+			// A TLSConfig without certificates fails here rather than serving plaintext.
 			served <- srv.ServeTLS(ln, "", "")
 		} else {
 			served <- srv.Serve(ln)

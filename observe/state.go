@@ -3,6 +3,7 @@ package observe
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -80,6 +81,17 @@ func (s *state) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		s.status, s.wroteHeader = http.StatusSwitchingProtocols, true
 	}
 	return c, rw, err
+}
+
+// ReadFrom keeps io.Copy into the response on the connection's sendfile/splice path
+// (http.ServeContent, http.FileServer) instead of a 32 KB buffer per copy.
+func (s *state) ReadFrom(src io.Reader) (int64, error) {
+	if !s.wroteHeader {
+		s.status, s.wroteHeader = http.StatusOK, true
+	}
+	n, err := io.Copy(s.w, src)
+	s.written += n
+	return n, err
 }
 
 func (s *state) Unwrap() http.ResponseWriter { return s.w }

@@ -1,7 +1,10 @@
 package otlp_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -140,3 +143,15 @@ func TestSignalsCanBeLeftOut(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestConfigRedactsHeaders(t *testing.T) {
+	t.Parallel()
+	cfg := otlp.Config{Endpoint: "collector:4317", Headers: map[string]string{"api-key": "k-secret-123"}}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("exporting", "otlp", cfg)
+	for _, s := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), buf.String()} {
+		assert.NotContains(t, s, "k-secret-123")
+		assert.Contains(t, s, "api-key=REDACTED")
+		assert.Contains(t, s, "collector:4317")
+	}
+}
