@@ -108,7 +108,7 @@ func (o *Observer) end(st *state, span trace.Span, op *operation, r *http.Reques
 	if status == 0 {
 		status = http.StatusOK // the handler wrote nothing; net/http sends 200
 	}
-	o.record(st, op, status, end.Sub(st.start))
+	o.record(st, op, r, status, end.Sub(st.start))
 	if span.IsRecording() {
 		span.SetName(op.spanName(r.Method))
 		span.SetAttributes(spanAttrs(r, op, status)...)
@@ -121,7 +121,7 @@ func (o *Observer) end(st *state, span trace.Span, op *operation, r *http.Reques
 	span.End()
 }
 
-func (o *Observer) record(ctx context.Context, op *operation, status int, d time.Duration) {
+func (o *Observer) record(ctx context.Context, op *operation, r *http.Request, status int, d time.Duration) {
 	cls := statusClass(status)
 	m := o.metrics
 	m.requests.Add(ctx, 1, op.add[cls]...)
@@ -131,7 +131,8 @@ func (o *Observer) record(ctx context.Context, op *operation, status int, d time
 	}
 	if o.cfg.AccessLog {
 		o.logger.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("operation", op.name), slog.Int("status", status), slog.Duration("duration", d))
+			slog.String("operation", op.name), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", status), slog.Duration("duration", d))
 	}
 }
 

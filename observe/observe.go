@@ -82,7 +82,7 @@ type Config struct {
 	LogWriter io.Writer
 	// LogLevel is the default logger's minimum level; nil means slog.LevelInfo.
 	LogLevel slog.Leveler
-	// AccessLog logs one line per request (operation, status, duration) at Info. Off by
+	// AccessLog logs one line per request (operation, method, path, status, duration) at Info. Off by
 	// default: traces and RED metrics already describe every request, and a log line per
 	// request costs more than both.
 	AccessLog bool

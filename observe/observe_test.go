@@ -50,7 +50,7 @@ func TestDefaults(t *testing.T) {
 	assert.Contains(t, spans.String(), `"Name":"GET /items/{id}"`, "Shutdown flushes batched spans")
 	assert.Contains(t, spans.String(), `"Value":"delivery"`)
 	assert.Regexp(t, `"msg":"request",.*"trace_id":"[0-9a-f]{32}"`, logs.String())
-	assert.Contains(t, logs.String(), `"operation":"GET /items/{id}","status":200`)
+	assert.Contains(t, logs.String(), `"operation":"GET /items/{id}","method":"GET","path":"/items/1","status":200`)
 }
 
 func TestNewRejectsNegativeTimeouts(t *testing.T) {
