@@ -52,6 +52,12 @@ func (o *Observer) serveHTTP(next http.Handler, w http.ResponseWriter, r *http.R
 				o.end(st, span, o.resolve(st, r), r, http.StatusInternalServerError)
 				panic(http.ErrAbortHandler)
 			}
+			// Headers the handler set before panicking (Content-Length, Set-Cookie) belong
+			// to a response that will never be sent.
+			h := st.Header()
+			id := h[requestIDKey]
+			clear(h)
+			h[requestIDKey] = id
 			problem.New(st, r, http.StatusInternalServerError, "internal server error")
 		}
 		o.end(st, span, o.resolve(st, r), r, st.status)

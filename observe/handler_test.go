@@ -191,7 +191,11 @@ func TestPanicRecovery(t *testing.T) {
 	t.Parallel()
 	rg := newRig(t)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /boom", func(w http.ResponseWriter, r *http.Request) { panic("secret database password") })
+	mux.HandleFunc("GET /boom", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "3")
+		w.Header().Set("Set-Cookie", "session=half-made")
+		panic("secret database password")
+	})
 	api := humago.New(mux, huma.DefaultConfig("t", "1"))
 	api.UseMiddleware(rg.obs.Huma(api))
 	huma.Get(api, "/huma-boom", func(ctx context.Context, _ *struct{}) (*struct{}, error) {
@@ -213,6 +217,8 @@ func TestPanicRecovery(t *testing.T) {
 			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
 			assert.EqualValues(t, 500, body["status"])
 			assert.NotEmpty(t, w.Header().Get(observe.RequestIDHeader))
+			assert.Empty(t, w.Header().Get("Set-Cookie"), "headers of the abandoned response are dropped")
+			assert.Empty(t, w.Header().Get("Content-Length"))
 		})
 	}
 	lines := rg.logLines(t)
