@@ -3,6 +3,7 @@ package observe_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -101,4 +102,38 @@ func TestPprofNotOnDefaultMux(t *testing.T) {
 func withQuietLogs(c observe.Config) observe.Config {
 	c.LogWriter = io.Discard
 	return c
+}
+
+// TestUnsampledRequestsStillCorrelate: with nothing sampled, no span is exported, yet logs
+// carry the trace id a downstream service would continue.
+func TestUnsampledRequestsStillCorrelate(t *testing.T) {
+	t.Parallel()
+	var spans, logs syncBuffer
+	obs, err := observe.New(context.Background(), observe.Config{
+		Sampler: sdktrace.NeverSample(), TraceWriter: &spans, LogWriter: &logs,
+	})
+	require.NoError(t, err)
+	h := obs.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		obs.Logger().InfoContext(r.Context(), "handled")
+	}))
+	serve(h, httptest.NewRequest(http.MethodGet, "/", nil))
+	require.NoError(t, obs.Shutdown(context.Background()))
+	assert.Empty(t, spans.String())
+	assert.Regexp(t, `"msg":"handled","trace_id":"[0-9a-f]{32}","span_id":"[0-9a-f]{16}","request_id":"[0-9a-f]{32}"`, logs.String())
+}
+
+func TestConfigLoggerIsWrapped(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	base := slog.New(slog.NewTextHandler(&buf, nil)).With("component", "api")
+	obs, err := observe.New(context.Background(), observe.Config{Logger: base})
+	require.NoError(t, err)
+	h := obs.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		obs.Logger().InfoContext(r.Context(), "handled")
+	}))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set(observe.RequestIDHeader, "abc-123")
+	serve(h, r)
+	assert.Contains(t, buf.String(), "msg=handled component=api trace_id=")
+	assert.Contains(t, buf.String(), "request_id=abc-123")
 }
