@@ -32,6 +32,10 @@ func (o *Observer) Handler(next http.Handler) http.Handler {
 }
 
 func (o *Observer) serveHTTP(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	if o.cfg.Filter != nil && !o.cfg.Filter(r) {
+		next.ServeHTTP(w, r)
+		return
+	}
 	st := &state{obs: o, w: w, start: o.now()}
 	ctx := o.prop.Extract(r.Context(), headerCarrier(r.Header))
 	// The method is the provisional span name: routing has not happened yet.

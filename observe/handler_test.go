@@ -319,3 +319,20 @@ func TestServeRefusesTLSConfigWithoutCertificates(t *testing.T) {
 	err = rg.obs.ServeListener(context.Background(), &http.Server{TLSConfig: &tls.Config{}}, ln)
 	require.Error(t, err, "never plaintext when TLS was asked for")
 }
+
+func TestFilterSkipsInstrumentation(t *testing.T) {
+	t.Parallel()
+	rg := newRig(t, func(c *observe.Config) {
+		c.Filter = func(r *http.Request) bool { return r.URL.Path != "/livez" }
+	})
+	mux := http.NewServeMux()
+	rg.obs.Mount(mux)
+	h := rg.obs.Handler(mux)
+	w := serve(h, httptest.NewRequest(http.MethodGet, "/livez", nil))
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Empty(t, w.Header().Get(observe.RequestIDHeader))
+	serve(h, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	require.Len(t, rg.ended(), 1)
+	assert.Equal(t, "GET /readyz", rg.ended()[0].Name())
+	assert.Equal(t, map[string]int64{"GET /readyz|2xx": 1}, rg.counts(t, "http.server.requests"))
+}

@@ -82,6 +82,11 @@ type Config struct {
 	LogWriter io.Writer
 	// LogLevel is the default logger's minimum level; nil means slog.LevelInfo.
 	LogLevel slog.Leveler
+	// Filter, when set, is asked by Handler before each request whether to instrument it; false
+	// serves the request untouched (no span, metrics, request id or panic recovery), which
+	// suits load balancer probes and metric scrapes that would otherwise flood traces.
+	// Routing has not happened yet, so it sees the raw request.
+	Filter func(*http.Request) bool
 	// AccessLog logs one line per request (operation, method, path, status, duration) at Info. Off by
 	// default: traces and RED metrics already describe every request, and a log line per
 	// request costs more than both.

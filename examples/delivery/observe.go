@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -42,7 +43,9 @@ func loadObserveConfig(getenv func(string) string) (observeConfig, error) {
 	return c, nil
 }
 
-// newObserver sets up traces, metrics and JSON logs on stdout, with a log line per request.
+// newObserver sets up traces, metrics and JSON logs on stdout, with a log line per API
+// request. Probes and metric scrapes, which arrive every few seconds from every load
+// balancer and scraper, are served without traces, metrics or log lines.
 func newObserver(ctx context.Context, c observeConfig, stdout io.Writer) (*observe.Observer, error) {
 	cfg := observe.Config{
 		Service:    "delivery",
@@ -50,6 +53,13 @@ func newObserver(ctx context.Context, c observeConfig, stdout io.Writer) (*obser
 		LogWriter:  stdout,
 		AccessLog:  true,
 		DrainDelay: c.DrainDelay,
+		Filter: func(r *http.Request) bool {
+			switch r.URL.Path {
+			case "/livez", "/readyz", "/metrics":
+				return false
+			}
+			return true
+		},
 	}
 	if c.TraceStdout {
 		cfg.TraceWriter = stdout

@@ -117,6 +117,7 @@ func TestObservedEndpoints(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, `status_class="2xx"`)
 	assert.NotContains(t, body, "/v1/deliveries", "raw paths never label metrics")
+	assert.NotContains(t, body, `operation="GET /livez"`, "probes are not instrumented")
 
 	require.NoError(t, rn.stop(t, 30*time.Second)) // flushes the batched spans
 
