@@ -41,6 +41,8 @@
 //
 //	obs.Handler(authn.Handler(meter.Handler(limits.Handler(observe.Routes(mux)))))
 //
+// [Config.Filter] exempts requests, typically probes and metric scrapes, from all of it.
+//
 // # Huma
 //
 // Register [Observer.Huma] as the first huma middleware, before auth, metering and rate
