@@ -109,7 +109,7 @@
 //	           allocs   1         13                  39
 //
 // Unsampled, observe adds 0.14-0.17× the overhead otelhttp adds, and 5 allocations
-// (TestAllocsUnsampled keeps it at most 6). Sampled, it adds 0.38-0.47× otelhttp's
+// (TestAllocsUnsampled keeps it at most 6). Sampled, it adds 0.38-0.48× otelhttp's
 // overhead, but costs 3.6-4.5× its own unsampled time: recording, ending and exporting a
 // span in the OpenTelemetry SDK costs about 2.5 µs and 6 allocations by itself (otelhttp
 // pays the same), which is three times the whole unsampled overhead. Sample at the rate
