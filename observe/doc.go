@@ -19,7 +19,13 @@
 // [Config.TracerProvider] and [Config.MeterProvider], or add exporters with
 // [Config.SpanExporters] and [Config.MetricReaders]; the observe/otlp module builds OTLP ones
 // (it is a separate module because OTLP pulls in gRPC). Other instrumentation takes
-// [Observer.TracerProvider], [Observer.MeterProvider] and [Observer.Logger].
+// [Observer.TracerProvider], [Observer.MeterProvider] and [Observer.Logger]. The package
+// never sets OpenTelemetry's global providers, so two Observers (or tests) cannot interfere;
+// for libraries that only read the globals, set them once in main:
+//
+//	otel.SetTracerProvider(obs.TracerProvider())
+//	otel.SetMeterProvider(obs.MeterProvider())
+//	otel.SetTextMapPropagator(obs.Propagator())
 //
 // # net/http
 //
