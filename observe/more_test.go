@@ -102,7 +102,9 @@ func TestServeOnAddr(t *testing.T) {
 	rg := newRig(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- rg.obs.Serve(ctx, &http.Server{Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()}) }()
+	go func() {
+		served <- rg.obs.Serve(ctx, &http.Server{Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()})
+	}()
 	require.Eventually(t, func() bool { return strings.Contains(rg.logs.String(), `"msg":"serving","addr":"127.0.0.1:`) },
 		testTimeout, tick)
 	cancel()
