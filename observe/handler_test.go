@@ -336,3 +336,24 @@ func TestFilterSkipsInstrumentation(t *testing.T) {
 	assert.Equal(t, "GET /readyz", rg.ended()[0].Name())
 	assert.Equal(t, map[string]int64{"GET /readyz|2xx": 1}, rg.counts(t, "http.server.requests"))
 }
+
+func TestHijackIsCountedAsSwitchingProtocols(t *testing.T) {
+	t.Parallel()
+	rg := newRig(t)
+	srv := httptest.NewServer(rg.obs.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := w.(http.Hijacker).Hijack()
+		if !assert.NoError(t, err) {
+			return
+		}
+		defer conn.Close()
+		_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		_ = rw.Flush()
+	})))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	require.Eventually(t, func() bool { return len(rg.ended()) == 1 }, testTimeout, tick)
+	assert.Equal(t, map[string]int64{observe.Unmatched + "|1xx": 1}, rg.counts(t, "http.server.requests"))
+}

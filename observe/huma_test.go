@@ -1,11 +1,14 @@
 package observe_test
 
 import (
+	"bufio"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/danielgtaylor/huma/v2/humatest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,4 +59,32 @@ func TestHumaAlone(t *testing.T) {
 	require.Len(t, lines, 2)
 	assert.Equal(t, "req-1", lines[0]["request_id"])
 	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", lines[0]["trace_id"])
+}
+
+func TestHumaPanicAfterStreamingStarted(t *testing.T) {
+	t.Parallel()
+	rg := newRig(t)
+	mux := http.NewServeMux()
+	api := humago.New(mux, huma.DefaultConfig("t", "1"))
+	api.UseMiddleware(rg.obs.Huma(api))
+	huma.Get(api, "/stream", func(ctx context.Context, _ *struct{}) (*huma.StreamResponse, error) {
+		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			hctx.SetStatus(http.StatusOK)
+			_, _ = hctx.BodyWriter().Write([]byte("first chunk\n"))
+			hctx.BodyWriter().(http.Flusher).Flush()
+			panic("mid-stream")
+		}}, nil
+	}, func(o *huma.Operation) { o.OperationID = "stream" })
+	srv := httptest.NewServer(rg.obs.Handler(mux))
+	defer srv.Close()
+	srv.Config.ErrorLog = nil
+	resp, err := srv.Client().Get(srv.URL + "/stream")
+	require.NoError(t, err)
+	line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+	assert.Equal(t, "first chunk\n", line)
+	_, err = readAll(resp)
+	assert.Error(t, err, "the stream ends in an error, not a clean EOF")
+	require.Eventually(t, func() bool { return len(rg.ended()) == 1 }, testTimeout, tick)
+	assert.Equal(t, map[string]int64{"stream|": 1}, rg.counts(t, "http.server.panics"))
+	assert.Equal(t, map[string]int64{"stream|5xx": 1}, rg.counts(t, "http.server.requests"))
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/tollgate-dev/tollgate/observe"
@@ -136,4 +138,29 @@ func TestConfigLoggerIsWrapped(t *testing.T) {
 	serve(h, r)
 	assert.Contains(t, buf.String(), "msg=handled component=api trace_id=")
 	assert.Contains(t, buf.String(), "request_id=abc-123")
+}
+
+func TestAccessorsReturnSuppliedProviders(t *testing.T) {
+	t.Parallel()
+	tp := sdktrace.NewTracerProvider()
+	mp := sdkmetric.NewMeterProvider()
+	prop := propagation.TraceContext{}
+	obs, err := observe.New(context.Background(), observe.Config{
+		TracerProvider: tp, MeterProvider: mp, Propagator: prop, LogWriter: io.Discard,
+	})
+	require.NoError(t, err)
+	assert.Same(t, tp, obs.TracerProvider())
+	assert.Same(t, mp, obs.MeterProvider())
+	assert.Equal(t, prop, obs.Propagator())
+	require.NoError(t, obs.Shutdown(context.Background()))
+	_, span := tp.Tracer("t").Start(context.Background(), "after")
+	assert.True(t, span.IsRecording(), "a supplied provider is not shut down by the Observer")
+
+	def, err := observe.New(context.Background(), observe.Config{LogWriter: io.Discard})
+	require.NoError(t, err)
+	assert.IsType(t, &sdktrace.TracerProvider{}, def.TracerProvider())
+	assert.IsType(t, &sdkmetric.MeterProvider{}, def.MeterProvider())
+	require.NoError(t, def.Shutdown(context.Background()))
+	_, span = def.TracerProvider().Tracer("t").Start(context.Background(), "after")
+	assert.False(t, span.IsRecording(), "an owned provider is shut down")
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -204,4 +205,23 @@ func get(t *testing.T, url string) int {
 	}
 	_, _ = readAll(resp)
 	return resp.StatusCode
+}
+
+func TestServeOnAddr(t *testing.T) {
+	t.Parallel()
+	rg := newRig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- rg.obs.Serve(ctx, &http.Server{Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()})
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(rg.logs.String(), `"msg":"serving","addr":"127.0.0.1:`) },
+		testTimeout, tick)
+	cancel()
+	select {
+	case err := <-served:
+		require.NoError(t, err)
+	case <-time.After(testTimeout):
+		t.Fatal("Serve did not return")
+	}
 }
