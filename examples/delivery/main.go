@@ -7,13 +7,18 @@
 //
 // and reads its configuration from the environment:
 //
-//	PORT       listen port (8080)
+//	PORT                  listen port (8080; 0 picks a free one, logged as "serving")
+//	TRACE_STDOUT          true writes spans to stdout as JSON lines, next to the logs
+//	SHUTDOWN_DRAIN_DELAY  how long to keep serving after SIGTERM with /readyz at 503 (5s)
 //	DATA_DIR, DATABASE_URL, TOLLGATE_KEY_SECRET, OIDC_ISSUER, OIDC_AUDIENCE: see auth.go
+//
+// It serves the API under /v1, its OpenAPI description at /openapi.json, documentation at
+// /docs, probes at /livez and /readyz and Prometheus metrics at /metrics, logs JSON lines
+// carrying trace and request ids, and drains gracefully on SIGTERM.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,17 +27,19 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/tollgate-dev/tollgate/examples/delivery/deliveries"
+	"github.com/tollgate-dev/tollgate/observe"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The domain package logs through slog's default logger; give it trace ids too.
+	slog.SetDefault(slog.New(observe.LogHandler(slog.NewJSONHandler(os.Stdout, nil))))
 	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "delivery:", err)
 		os.Exit(1)
@@ -41,21 +48,33 @@ func main() {
 
 // config is what the example reads from its environment.
 type config struct {
-	Port string
+	Port    string
+	Observe observeConfig
 }
 
-func loadConfig(getenv func(string) string) config {
+func loadConfig(getenv func(string) string) (config, error) {
 	c := config{Port: getenv("PORT")}
 	if c.Port == "" {
 		c.Port = "8080"
 	}
-	return c
+	var err error
+	c.Observe, err = loadObserveConfig(getenv)
+	return c, err
 }
 
-// run starts the API and blocks until ctx is cancelled and the server has shut down.
+// run starts the API and blocks until ctx is cancelled and the server has drained, run its
+// shutdown hooks and flushed its telemetry.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg := loadConfig(getenv)
-	logger := slog.New(slog.NewJSONHandler(stdout, nil))
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	obs, err := newObserver(ctx, cfg.Observe, stdout)
+	if err != nil {
+		return err
+	}
+	// Serve shuts the observer down; this covers the early returns.
+	defer func() { _ = obs.Shutdown(context.WithoutCancel(ctx)) }()
 
 	authn, closeAuth, err := newAuth(ctx, getenv, stdout)
 	if err != nil {
@@ -64,28 +83,22 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	defer closeAuth()
 
 	mux := http.NewServeMux()
+	obs.Mount(mux) // /livez, /readyz, /metrics
 	api := newAPI(mux)
-	api.UseMiddleware(authn.Huma(api))
+	// Every operation passes through these in order: observe first so that every rejection
+	// is traced and counted, then auth (identity), metering (a 429 is still metered),
+	// ratelimit (keyed by identity).
+	middlewares := huma.Middlewares{obs.Huma(api), authn.Huma(api)}
+	api.UseMiddleware(middlewares...)
+	// Flush hooks run after the last request finished and before telemetry is flushed,
+	// for example obs.OnShutdown(meter.Close).
+
 	svc := &deliveries.Service{Store: deliveries.NewStore(nil), Owner: ownerOf}
 	v1 := huma.NewGroup(api, "/v1")
 	deliveries.Register(v1, svc, authPolicy())
 
-	ln, err := net.Listen("tcp", net.JoinHostPort("", cfg.Port))
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	logger.Info("listening", "addr", ln.Addr().String())
-	go func() {
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	srv := &http.Server{Addr: net.JoinHostPort("", cfg.Port), Handler: obs.Handler(mux)}
+	return obs.Serve(ctx, srv)
 }
 
 func newAPI(mux *http.ServeMux) huma.API {
