@@ -1,0 +1,389 @@
+package clients
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// call is the state of one logical call. It is also the context of the request handed to
+// retryablehttp, so the hooks reach it without a second allocation; its embedded Context
+// is the caller's, carrying the client span.
+type call struct {
+	context.Context
+	c    *Client
+	span trace.Span
+
+	attempts   int
+	idempotent bool // the method or an idempotency key makes repeating the request safe
+	rewindable bool // the body can be sent again
+	exhausted  bool // a retry was wanted but the budget had no token
+	closeBody  io.Closer
+}
+
+type callKey struct{}
+
+func (st *call) Value(key any) any {
+	if key == (callKey{}) {
+		return st
+	}
+	return st.Context.Value(key)
+}
+
+func callFrom(ctx context.Context) *call {
+	st, _ := ctx.Value(callKey{}).(*call)
+	return st
+}
+
+// transport is the outer RoundTripper: breaker, then the call.
+type transport struct{ c *Client }
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := t.c
+	req = c.resolve(req)
+	if req.URL == nil {
+		closeRequestBody(req)
+		return nil, &Error{Upstream: c.s.name, Method: req.Method, Err: errors.New("request has no URL")}
+	}
+	br := c.breakers.get(req.URL.Host)
+	if br == nil {
+		o := c.call(req)
+		return o.resp, o.err
+	}
+	o, verdict := br.cb.Execute(func() (outcome, error) {
+		o := c.call(req)
+		return o, c.breakers.verdict(req, o)
+	})
+	if verdict == nil || verdict == errCallFailed || verdict == errCallExcluded {
+		return o.resp, o.err
+	}
+	// gobreaker.ErrOpenState or ErrTooManyRequests: rejected without being attempted.
+	closeRequestBody(req)
+	c.tel.breakerRejected(req.Context())
+	return nil, br.open
+}
+
+// verdict tells the breaker how to count a call: failures are transport errors, attempt
+// timeouts and 5xx (and 429 when configured); the caller giving up and the guard refusing
+// an address say nothing about the upstream's health.
+func (b *breakers) verdict(req *http.Request, o outcome) error {
+	if o.err != nil {
+		if req.Context().Err() != nil || errors.Is(o.err, ErrBlockedAddress) || errors.Is(o.err, ErrResponseTooLarge) {
+			return errCallExcluded
+		}
+		return errCallFailed
+	}
+	if s := o.resp.StatusCode; s >= 500 || s == http.StatusTooManyRequests && b.tripOn429 {
+		return errCallFailed
+	}
+	return nil
+}
+
+// call makes one logical call: span, idempotency, body rewinding, then retryablehttp.
+func (c *Client) call(req *http.Request) outcome {
+	ctx, span := c.tel.start(req.Context(), req)
+	st := &call{Context: ctx, c: c, span: span}
+	r := req.WithContext(st)
+	cloned := c.tel.shouldInject(ctx)
+	if cloned {
+		r.Header = req.Header.Clone()
+		if r.Header == nil {
+			r.Header = http.Header{}
+		}
+		c.tel.propagator.Inject(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	st.idempotent = c.idempotent(req, r, cloned)
+	rr := &retryablehttp.Request{Request: r}
+	if err := c.prepareBody(st, rr); err != nil {
+		closeRequestBody(req)
+		o := outcome{err: c.error(st, req, nil, err)}
+		c.tel.end(span, 0, nil, o.err)
+		return o
+	}
+	c.budget.deposit()
+	resp, err := c.retry.Do(rr)
+	if st.closeBody != nil {
+		_ = st.closeBody.Close()
+	}
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		if resp != nil {
+			_ = resp.Body.Close()
+			resp = nil
+		}
+		if ctxErr := st.Context.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+			err = ctxErr
+		}
+		err = c.error(st, req, nil, err)
+	} else if ab, ok := resp.Body.(*attemptBody); ok {
+		ab.attempts = st.attempts
+		if c.s.maxResponseBytes > 0 && resp.ContentLength > c.s.maxResponseBytes {
+			_ = resp.Body.Close()
+			resp, err = nil, c.error(st, req, resp, ErrResponseTooLarge)
+		}
+	}
+	c.tel.end(span, st.attempts, resp, err)
+	return outcome{resp: resp, err: err}
+}
+
+func (c *Client) error(st *call, req *http.Request, resp *http.Response, err error) *Error {
+	if st.exhausted {
+		err = errors.Join(ErrRetryBudgetExhausted, err)
+	}
+	e := &Error{Upstream: c.s.name, Method: req.Method, URL: redactURL(req), Attempts: st.attempts, Err: err}
+	if resp != nil {
+		e.Status = resp.StatusCode
+	}
+	return e
+}
+
+// idempotent reports whether the request may be repeated, adding a generated idempotency
+// key to r (never to the caller's headers) when so configured.
+func (c *Client) idempotent(req, r *http.Request, cloned bool) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions, http.MethodTrace, "":
+		return true
+	}
+	if req.Header.Get(c.s.idemHeader) != "" {
+		return true
+	}
+	if !c.s.genKey || req.Method != http.MethodPost && req.Method != http.MethodPatch {
+		return false
+	}
+	if !cloned {
+		r.Header = req.Header.Clone()
+		if r.Header == nil {
+			r.Header = http.Header{}
+		}
+	}
+	// Set once per call, so every attempt carries the same key.
+	r.Header.Set(c.s.idemHeader, newKey())
+	return true
+}
+
+func newKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// prepareBody makes the request body replayable when that is cheap: GetBody, a seeker, or
+// a small body buffered in memory. Anything else is streamed once and the call is not
+// retried, so a large upload is never held in memory whole.
+func (c *Client) prepareBody(st *call, rr *retryablehttp.Request) error {
+	r := rr.Request
+	st.rewindable = true
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	body := r.Body
+	switch {
+	case r.GetBody != nil:
+		_ = body.Close()
+		getBody := r.GetBody // SetBody replaces r.GetBody
+		return setBody(rr, retryablehttp.ReaderFunc(func() (io.Reader, error) { return getBody() }))
+	case isSeeker(body):
+		s := body.(io.ReadSeeker)
+		start, err := s.Seek(0, io.SeekCurrent)
+		if err != nil {
+			break
+		}
+		st.closeBody = body
+		return setBody(rr, retryablehttp.ReaderFunc(func() (io.Reader, error) {
+			_, err := s.Seek(start, io.SeekStart)
+			return io.NopCloser(s), err
+		}))
+	}
+	limit := c.s.maxBuffered
+	if limit > 0 && (r.ContentLength < 0 || r.ContentLength <= limit) {
+		buf, err := io.ReadAll(io.LimitReader(body, limit+1))
+		if err != nil {
+			return err
+		}
+		if int64(len(buf)) <= limit {
+			_ = body.Close()
+			return setBody(rr, buf)
+		}
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(buf), body), body}
+	}
+	st.rewindable = false
+	return nil
+}
+
+// setBody hands a replayable body to retryablehttp, keeping the request's Content-Length,
+// which SetBody would otherwise guess from the reader.
+func setBody(rr *retryablehttp.Request, raw any) error {
+	n := rr.ContentLength
+	if err := rr.SetBody(raw); err != nil {
+		return err
+	}
+	if _, isBytes := raw.([]byte); !isBytes {
+		rr.ContentLength = n
+	}
+	return nil
+}
+
+func isSeeker(b io.ReadCloser) bool { _, ok := b.(io.ReadSeeker); return ok }
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+func closeRequestBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+// beforeAttempt counts attempts; retryablehttp calls it before each one.
+func (c *Client) beforeAttempt(_ retryablehttp.Logger, req *http.Request, i int) {
+	if st := callFrom(req.Context()); st != nil {
+		st.attempts = i + 1
+	}
+}
+
+// checkRetry decides whether to retry and, when it does, waits. Waiting here rather than
+// in retryablehttp's Backoff hook is what lets the wait honour the caller's deadline (no
+// retry that cannot finish in time) and the budget (no token, no wait), which Backoff,
+// given no context, cannot.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	st := callFrom(ctx)
+	if st == nil {
+		return false, nil
+	}
+	c.tel.attempt(st.Context, st.span, st.attempts, resp, err)
+	if st.Context.Err() != nil || st.attempts >= c.s.maxAttempts || !st.rewindable {
+		return false, nil
+	}
+	switch {
+	case err != nil && errors.Is(err, ErrBlockedAddress):
+		return false, nil
+	case err != nil && isDialError(err):
+		// Nothing was sent: safe whatever the method.
+	case !st.idempotent:
+		return false, nil
+	case err != nil:
+		if ok, _ := retryablehttp.ErrorPropagatedRetryPolicy(st.Context, nil, err); !ok {
+			return false, nil
+		}
+	case !c.s.retryOnStatus(resp.StatusCode):
+		return false, nil
+	}
+	wait := waitFor(resp, c.s.baseDelay, c.s.maxDelay, st.attempts, c.s.now())
+	if dl, ok := st.Deadline(); ok && time.Until(dl) < wait {
+		return false, nil
+	}
+	if !c.budget.withdraw() {
+		st.exhausted = true
+		c.tel.budgetExhausted(st.Context, st.span)
+		return false, nil
+	}
+	c.tel.retry(st.Context, st.span, wait)
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-st.Done():
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// isDialError reports whether err happened while connecting, before any of the request
+// was written.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// attemptTransport sends one attempt with its timeout and wraps the body with the size cap.
+type attemptTransport struct{ c *Client }
+
+func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := a.c
+	ab := &attemptBody{remaining: c.s.maxResponseBytes}
+	var timer *time.Timer
+	if d := c.s.attemptTimeout; d > 0 {
+		var ctx context.Context
+		ctx, ab.cancel = context.WithCancelCause(req.Context())
+		timer = time.AfterFunc(d, ab.timeout)
+		req = req.WithContext(ctx)
+	}
+	resp, err := c.base.RoundTrip(req)
+	if timer != nil && !timer.Stop() {
+		// The timer fired: whatever came back, the attempt's context is cancelled.
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		if st := callFrom(req.Context()); st == nil || st.Context.Err() == nil {
+			resp, err = nil, ErrAttemptTimeout
+		}
+	}
+	if err != nil {
+		ab.release()
+		return nil, err
+	}
+	ab.ReadCloser = resp.Body
+	resp.Body = ab
+	return resp, nil
+}
+
+// attemptBody is the body of an attempt's response: it caps the bytes read and releases
+// the attempt's context when closed.
+type attemptBody struct {
+	io.ReadCloser
+	cancel    context.CancelCauseFunc
+	remaining int64 // bytes still allowed; negative means no cap
+	attempts  int
+}
+
+func (b *attemptBody) timeout() { b.cancel(ErrAttemptTimeout) }
+
+func (b *attemptBody) release() {
+	if b.cancel != nil {
+		b.cancel(nil)
+	}
+}
+
+func (b *attemptBody) Read(p []byte) (int, error) {
+	if b.remaining < 0 {
+		return b.ReadCloser.Read(p)
+	}
+	if b.remaining == 0 {
+		// Distinguish a body of exactly the cap from a longer one.
+		var one [1]byte
+		if n, err := b.ReadCloser.Read(one[:]); n == 0 {
+			return 0, err
+		}
+		return 0, ErrResponseTooLarge
+	}
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.remaining -= int64(n)
+	return n, err
+}
+
+func (b *attemptBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.release()
+	return err
+}
