@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/sony/gobreaker/v2"
 )
@@ -46,6 +48,11 @@ type outcome struct {
 // breaker guards one upstream host.
 type breaker struct {
 	cb *gobreaker.CircuitBreaker[outcome]
+	// openUntil is when the open breaker turns half-open, in monotonic nanoseconds since
+	// epoch, or 0 when it is not open. Reading it lets a rejection skip gobreaker's mutex,
+	// which every caller would otherwise queue on while the upstream is down.
+	openUntil atomic.Int64
+	epoch     time.Time
 	// open is returned, shared, for every rejected call so that a rejection allocates
 	// nothing.
 	open *Error
@@ -56,6 +63,7 @@ type breakers struct {
 	disabled  bool
 	tripOn429 bool
 	settings  gobreaker.Settings
+	openFor   time.Duration
 	onChange  func(host string, from, to State)
 	upstream  string
 
@@ -70,10 +78,11 @@ func newBreakers(cfg BreakerConfig, upstream string) *breakers {
 		trip = func(c Counts) bool { return c.ConsecutiveFailures >= failures }
 	}
 	interval := orDefault(cfg.Interval, DefaultBreakerInterval)
+	b.openFor = orDefault(cfg.OpenFor, DefaultBreakerOpenFor)
 	b.settings = gobreaker.Settings{
 		MaxRequests: orDefault(cfg.Probes, 1),
 		Interval:    max(interval, 0),
-		Timeout:     orDefault(cfg.OpenFor, DefaultBreakerOpenFor),
+		Timeout:     b.openFor,
 		ReadyToTrip: trip,
 		IsExcluded:  func(err error) bool { return err == errCallExcluded },
 	}
@@ -88,17 +97,34 @@ func (b *breakers) get(host string) *breaker {
 	if v, ok := b.m.Load(host); ok {
 		return v.(*breaker)
 	}
+	br := &breaker{
+		epoch: time.Now(),
+		open:  &Error{Upstream: b.upstream, URL: host, Err: ErrCircuitOpen},
+	}
 	st := b.settings
 	st.Name = host
-	if b.onChange != nil {
-		st.OnStateChange = func(name string, from, to State) { b.onChange(name, from, to) }
+	st.OnStateChange = func(name string, from, to State) {
+		// Called by gobreaker under its lock, just after it set its own expiry, so this one
+		// ends a hair later and the fast path never rejects a call gobreaker would admit.
+		if to == StateOpen {
+			br.openUntil.Store(int64(time.Since(br.epoch) + b.openFor))
+		} else {
+			br.openUntil.Store(0)
+		}
+		if b.onChange != nil {
+			b.onChange(name, from, to)
+		}
 	}
-	br := &breaker{
-		cb:   gobreaker.NewCircuitBreaker[outcome](st),
-		open: &Error{Upstream: b.upstream, URL: host, Err: ErrCircuitOpen},
-	}
+	br.cb = gobreaker.NewCircuitBreaker[outcome](st)
 	v, _ := b.m.LoadOrStore(host, br)
 	return v.(*breaker)
+}
+
+// isOpen reports, without locking, whether the breaker is open and not yet due to turn
+// half-open.
+func (br *breaker) isOpen() bool {
+	u := br.openUntil.Load()
+	return u != 0 && int64(time.Since(br.epoch)) < u
 }
 
 // state returns the state of the breaker of host; a host never called is closed.

@@ -7,10 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -30,6 +28,7 @@ type call struct {
 	rewindable bool // the body can be sent again
 	exhausted  bool // a retry was wanted but the budget had no token
 	closeBody  io.Closer
+	body       attemptBody // the current attempt's response body
 }
 
 type callKey struct{}
@@ -61,12 +60,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		o := c.call(req)
 		return o.resp, o.err
 	}
-	o, verdict := br.cb.Execute(func() (outcome, error) {
-		o := c.call(req)
-		return o, c.breakers.verdict(req, o)
-	})
-	if verdict == nil || verdict == errCallFailed || verdict == errCallExcluded {
-		return o.resp, o.err
+	if !br.isOpen() {
+		o, verdict := br.cb.Execute(func() (outcome, error) {
+			o := c.call(req)
+			return o, c.breakers.verdict(req, o)
+		})
+		if verdict == nil || verdict == errCallFailed || verdict == errCallExcluded {
+			return o.resp, o.err
+		}
 	}
 	// gobreaker.ErrOpenState or ErrTooManyRequests: rejected without being attempted.
 	closeRequestBody(req)
@@ -248,142 +249,4 @@ func closeRequestBody(req *http.Request) {
 	if req.Body != nil {
 		_ = req.Body.Close()
 	}
-}
-
-// beforeAttempt counts attempts; retryablehttp calls it before each one.
-func (c *Client) beforeAttempt(_ retryablehttp.Logger, req *http.Request, i int) {
-	if st := callFrom(req.Context()); st != nil {
-		st.attempts = i + 1
-	}
-}
-
-// checkRetry decides whether to retry and, when it does, waits. Waiting here rather than
-// in retryablehttp's Backoff hook is what lets the wait honour the caller's deadline (no
-// retry that cannot finish in time) and the budget (no token, no wait), which Backoff,
-// given no context, cannot.
-func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	st := callFrom(ctx)
-	if st == nil {
-		return false, nil
-	}
-	c.tel.attempt(st.Context, st.span, st.attempts, resp, err)
-	if st.Context.Err() != nil || st.attempts >= c.s.maxAttempts || !st.rewindable {
-		return false, nil
-	}
-	switch {
-	case err != nil && errors.Is(err, ErrBlockedAddress):
-		return false, nil
-	case err != nil && isDialError(err):
-		// Nothing was sent: safe whatever the method.
-	case !st.idempotent:
-		return false, nil
-	case err != nil:
-		if ok, _ := retryablehttp.ErrorPropagatedRetryPolicy(st.Context, nil, err); !ok {
-			return false, nil
-		}
-	case !c.s.retryOnStatus(resp.StatusCode):
-		return false, nil
-	}
-	wait := waitFor(resp, c.s.baseDelay, c.s.maxDelay, st.attempts, c.s.now())
-	if dl, ok := st.Deadline(); ok && time.Until(dl) < wait {
-		return false, nil
-	}
-	if !c.budget.withdraw() {
-		st.exhausted = true
-		c.tel.budgetExhausted(st.Context, st.span)
-		return false, nil
-	}
-	c.tel.retry(st.Context, st.span, wait)
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-st.Done():
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-// isDialError reports whether err happened while connecting, before any of the request
-// was written.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// attemptTransport sends one attempt with its timeout and wraps the body with the size cap.
-type attemptTransport struct{ c *Client }
-
-func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c := a.c
-	ab := &attemptBody{remaining: c.s.maxResponseBytes}
-	var timer *time.Timer
-	if d := c.s.attemptTimeout; d > 0 {
-		var ctx context.Context
-		ctx, ab.cancel = context.WithCancelCause(req.Context())
-		timer = time.AfterFunc(d, ab.timeout)
-		req = req.WithContext(ctx)
-	}
-	resp, err := c.base.RoundTrip(req)
-	if timer != nil && !timer.Stop() {
-		// The timer fired: whatever came back, the attempt's context is cancelled.
-		if err == nil {
-			_ = resp.Body.Close()
-		}
-		if st := callFrom(req.Context()); st == nil || st.Context.Err() == nil {
-			resp, err = nil, ErrAttemptTimeout
-		}
-	}
-	if err != nil {
-		ab.release()
-		return nil, err
-	}
-	ab.ReadCloser = resp.Body
-	resp.Body = ab
-	return resp, nil
-}
-
-// attemptBody is the body of an attempt's response: it caps the bytes read and releases
-// the attempt's context when closed.
-type attemptBody struct {
-	io.ReadCloser
-	cancel    context.CancelCauseFunc
-	remaining int64 // bytes still allowed; negative means no cap
-	attempts  int
-}
-
-func (b *attemptBody) timeout() { b.cancel(ErrAttemptTimeout) }
-
-func (b *attemptBody) release() {
-	if b.cancel != nil {
-		b.cancel(nil)
-	}
-}
-
-func (b *attemptBody) Read(p []byte) (int, error) {
-	if b.remaining < 0 {
-		return b.ReadCloser.Read(p)
-	}
-	if b.remaining == 0 {
-		// Distinguish a body of exactly the cap from a longer one.
-		var one [1]byte
-		if n, err := b.ReadCloser.Read(one[:]); n == 0 {
-			return 0, err
-		}
-		return 0, ErrResponseTooLarge
-	}
-	if int64(len(p)) > b.remaining {
-		p = p[:b.remaining]
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.remaining -= int64(n)
-	return n, err
-}
-
-func (b *attemptBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.release()
-	return err
 }

@@ -22,16 +22,18 @@ import (
 // is never retried. A Client is safe for concurrent use; make one per upstream and reuse
 // it, since it holds the connection pool, the budget and the breakers.
 type Client struct {
-	s        settings
-	base     http.RoundTripper
-	retry    *retryablehttp.Client
-	budget   *budget
-	breakers *breakers
-	tel      *telemetry
-	rt       *transport
-	hc       *http.Client
-	doClient *http.Client
-	reg      metric.Registration
+	s    settings
+	base http.RoundTripper
+	// transportTimeouts is set when base enforces the attempt timeout itself.
+	transportTimeouts bool
+	retry             *retryablehttp.Client
+	budget            *budget
+	breakers          *breakers
+	tel               *telemetry
+	rt                *transport
+	hc                *http.Client
+	doClient          *http.Client
+	reg               metric.Registration
 }
 
 // New returns a Client for the upstream described by cfg; see [Config] for the defaults.
@@ -40,7 +42,8 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{s: s, base: baseTransport(&cfg), budget: newBudget(cfg.Retry.Budget, s.now)}
+	c := &Client{s: s, budget: newBudget(cfg.Retry.Budget, s.now)}
+	c.base, c.transportTimeouts = baseTransport(&cfg, s.attemptTimeout)
 	c.breakers = newBreakers(cfg.Breaker, s.name)
 	if c.tel, err = newTelemetry(&cfg, s.name); err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package clients
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"syscall"
 	"time"
@@ -86,24 +85,4 @@ func (g *Guard) Control(network, address string, _ syscall.RawConn) error {
 // Dialer returns a dialer that applies the guard.
 func (g *Guard) Dialer() *net.Dialer {
 	return &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: g.Control}
-}
-
-// baseTransport builds the transport that sends attempts.
-func baseTransport(cfg *Config) http.RoundTripper {
-	if cfg.Guard == nil {
-		if cfg.Transport != nil {
-			return cfg.Transport
-		}
-		return http.DefaultTransport.(*http.Transport).Clone()
-	}
-	t, _ := cfg.Transport.(*http.Transport)
-	if t == nil {
-		t = http.DefaultTransport.(*http.Transport)
-	}
-	t = t.Clone()
-	t.DialContext = cfg.Guard.Dialer().DialContext
-	t.DialTLSContext = nil
-	// A proxy would be the address dialled, defeating the guard's view of the target.
-	t.Proxy = nil
-	return t
 }

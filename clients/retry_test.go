@@ -242,31 +242,47 @@ func TestSeekableBodyRewound(t *testing.T) {
 
 func TestAttemptTimeout(t *testing.T) {
 	t.Parallel()
-	var n atomic.Int64
-	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
-			<-r.Context().Done() // hang until the client gives up on this attempt
-			return
-		}
-		_, _ = io.WriteString(w, "ok")
-	})
-	c := newClient(t, clients.Config{BaseURL: u.URL, AttemptTimeout: 50 * time.Millisecond})
-	req, err := c.NewRequest(t.Context(), http.MethodGet, "/", nil)
-	require.NoError(t, err)
-	resp, err := c.Do(req)
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
-	assert.EqualValues(t, 2, n.Load())
+	// The default transport enforces the timeout with its own timers; a transport of the
+	// caller's own gets a per-attempt context.
+	own := http.DefaultTransport.(*http.Transport).Clone()
+	for name, transport := range map[string]http.RoundTripper{
+		"default transport": nil,
+		"own transport":     roundTripFunc(own.RoundTrip),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var n atomic.Int64
+			u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1) == 1 {
+					<-r.Context().Done() // hang until the client gives up on this attempt
+					return
+				}
+				_, _ = io.WriteString(w, "ok")
+			})
+			c := newClient(t, clients.Config{BaseURL: u.URL, AttemptTimeout: 50 * time.Millisecond, Transport: transport})
+			req, err := c.NewRequest(t.Context(), http.MethodGet, "/", nil)
+			require.NoError(t, err)
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			assert.EqualValues(t, 2, n.Load())
 
-	hang := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	c = newClient(t, clients.Config{BaseURL: hang.URL, AttemptTimeout: 20 * time.Millisecond})
-	req, err = c.NewRequest(t.Context(), http.MethodGet, "/", nil)
-	require.NoError(t, err)
-	_, err = c.Do(req)
-	require.ErrorIs(t, err, clients.ErrAttemptTimeout)
-	var e *clients.Error
-	require.ErrorAs(t, err, &e)
-	assert.Equal(t, clients.DefaultMaxAttempts, e.Attempts)
+			hang := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+			c = newClient(t, clients.Config{BaseURL: hang.URL, AttemptTimeout: 20 * time.Millisecond, Transport: transport})
+			req, err = c.NewRequest(t.Context(), http.MethodGet, "/", nil)
+			require.NoError(t, err)
+			_, err = c.Do(req)
+			require.ErrorIs(t, err, clients.ErrAttemptTimeout)
+			var e *clients.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, clients.DefaultMaxAttempts, e.Attempts)
+			assert.Equal(t, clients.StateClosed, c.BreakerState(hang.Listener.Addr().String()), "one failed call is below the threshold")
+			for range clients.DefaultBreakerFailures {
+				_, _ = c.Do(req)
+			}
+			assert.Equal(t, clients.StateOpen, c.BreakerState(hang.Listener.Addr().String()), "attempt timeouts count against the upstream")
+		})
+	}
 }
 
 func TestCallerDeadlineWinsWithoutLeaks(t *testing.T) {

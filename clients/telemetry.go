@@ -47,7 +47,9 @@ type telemetry struct {
 	attempts, retries, exhausted, rejected metric.Int64Counter
 	state                                  metric.Int64ObservableGauge
 
-	okOpt, httpOpt, transportOpt, upstreamOpt metric.AddOption
+	// Option slices built once: passing a fresh variadic slice through the instrument
+	// interfaces would allocate on every call.
+	okOpt, httpOpt, transportOpt, upstreamOpt []metric.AddOption
 }
 
 func newTelemetry(cfg *Config, name string) (*telemetry, error) {
@@ -91,8 +93,8 @@ func newTelemetry(cfg *Config, name string) (*telemetry, error) {
 		metric.WithDescription("Circuit breaker state per upstream host: 0 closed, 1 half-open, 2 open.")); err != nil {
 		return nil, err
 	}
-	set := func(kv ...attribute.KeyValue) metric.MeasurementOption {
-		return metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{t.upstream}, kv...)...))
+	set := func(kv ...attribute.KeyValue) []metric.AddOption {
+		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{t.upstream}, kv...)...))}
 	}
 	t.okOpt = set(attrOutcome.String(outcomeOK))
 	t.httpOpt = set(attrOutcome.String(outcomeHTTP))
@@ -129,11 +131,11 @@ func (t *telemetry) shouldInject(ctx context.Context) bool {
 func (t *telemetry) attempt(ctx context.Context, span trace.Span, n int, resp *http.Response, err error) {
 	switch {
 	case err != nil:
-		t.attempts.Add(ctx, 1, t.transportOpt)
+		t.attempts.Add(ctx, 1, t.transportOpt...)
 	case resp.StatusCode >= 400:
-		t.attempts.Add(ctx, 1, t.httpOpt)
+		t.attempts.Add(ctx, 1, t.httpOpt...)
 	default:
-		t.attempts.Add(ctx, 1, t.okOpt)
+		t.attempts.Add(ctx, 1, t.okOpt...)
 	}
 	if !span.IsRecording() {
 		return
@@ -148,21 +150,21 @@ func (t *telemetry) attempt(ctx context.Context, span trace.Span, n int, resp *h
 }
 
 func (t *telemetry) retry(ctx context.Context, span trace.Span, wait time.Duration) {
-	t.retries.Add(ctx, 1, t.upstreamOpt)
+	t.retries.Add(ctx, 1, t.upstreamOpt...)
 	if span.IsRecording() {
 		span.AddEvent("retry", trace.WithAttributes(attrWait.Int64(wait.Milliseconds())))
 	}
 }
 
 func (t *telemetry) budgetExhausted(ctx context.Context, span trace.Span) {
-	t.exhausted.Add(ctx, 1, t.upstreamOpt)
+	t.exhausted.Add(ctx, 1, t.upstreamOpt...)
 	if span.IsRecording() {
 		span.AddEvent("retry budget exhausted")
 	}
 }
 
 func (t *telemetry) breakerRejected(ctx context.Context) {
-	t.rejected.Add(ctx, 1, t.upstreamOpt)
+	t.rejected.Add(ctx, 1, t.upstreamOpt...)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent("circuit open", trace.WithAttributes(t.upstream))
 	}
