@@ -8,6 +8,7 @@
 // and reads its configuration from the environment:
 //
 //	PORT       listen port (8080)
+//	PAYMENTS_URL, SMS_URL, SANDBOX_FAIL  upstream providers (see upstreams.go)
 package main
 
 import (
@@ -59,6 +60,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	mux := http.NewServeMux()
 	api := newAPI(mux)
 	svc := &deliveries.Service{Store: deliveries.NewStore(nil)}
+	up, err := startUpstreams(getenv, logger, nil)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	svc.Payments, svc.SMS = up.Payments, up.SMS
 	v1 := huma.NewGroup(api, "/v1")
 	deliveries.Register(v1, svc, deliveries.Policy{})
 
