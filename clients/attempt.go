@@ -68,9 +68,11 @@ func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	ab.remaining = c.s.maxResponseBytes
 	var timer *time.Timer
 	if d := c.s.attemptTimeout; d > 0 && !c.transportTimeouts {
-		var ctx context.Context
-		ctx, ab.cancel = context.WithCancelCause(req.Context())
-		timer = time.AfterFunc(d, ab.timeout)
+		ctx, cancel := context.WithCancelCause(req.Context())
+		ab.cancel = cancel
+		// The timer holds cancel itself, not ab: ab is reused by the next attempt while a
+		// timer that already fired may still be running.
+		timer = time.AfterFunc(d, func() { cancel(ErrAttemptTimeout) })
 		req = req.WithContext(ctx)
 	}
 	resp, err := c.base.RoundTrip(req)
@@ -111,8 +113,6 @@ type attemptBody struct {
 	remaining int64 // bytes still allowed; negative means no cap
 	attempts  int
 }
-
-func (b *attemptBody) timeout() { b.cancel(ErrAttemptTimeout) }
 
 func (b *attemptBody) release() {
 	if b.cancel != nil {

@@ -41,8 +41,9 @@ var (
 
 // outcome is the result of one logical call, carried through the breaker.
 type outcome struct {
-	resp *http.Response
-	err  error
+	resp           *http.Response
+	err            error
+	upstreamFailed bool
 }
 
 // breaker guards one upstream host.
@@ -68,7 +69,13 @@ type breakers struct {
 	upstream  string
 
 	m sync.Map // host -> *breaker
+	n atomic.Int64
 }
+
+// maxBreakers bounds the breakers a Client keeps, since a client for user-supplied URLs
+// (webhooks) meets unboundedly many hosts. Past it, closed breakers are dropped: they only
+// hold recent counts, while open and half-open ones hold what protects a failing host.
+const maxBreakers = 10_000
 
 func newBreakers(cfg BreakerConfig, upstream string) *breakers {
 	b := &breakers{disabled: cfg.Disabled, tripOn429: cfg.TripOn429, onChange: cfg.OnStateChange, upstream: upstream}
@@ -116,8 +123,23 @@ func (b *breakers) get(host string) *breaker {
 		}
 	}
 	br.cb = gobreaker.NewCircuitBreaker[outcome](st)
-	v, _ := b.m.LoadOrStore(host, br)
+	v, loaded := b.m.LoadOrStore(host, br)
+	if !loaded && b.n.Add(1) > maxBreakers {
+		b.sweep(host)
+	}
 	return v.(*breaker)
+}
+
+// sweep drops the closed breakers other than keep's.
+func (b *breakers) sweep(keep string) {
+	b.m.Range(func(k, v any) bool {
+		if k != keep && v.(*breaker).cb.State() == StateClosed {
+			if b.m.CompareAndDelete(k, v) {
+				b.n.Add(-1)
+			}
+		}
+		return true
+	})
 }
 
 // isOpen reports, without locking, whether the breaker is open and not yet due to turn

@@ -175,3 +175,21 @@ func TestBreakerPerHost(t *testing.T) {
 	assert.Equal(t, clients.StateOpen, c.BreakerState(bad.Listener.Addr().String()))
 	assert.Equal(t, clients.StateClosed, c.BreakerState(good.Listener.Addr().String()))
 }
+
+// TestBreakerCountsHangsTheCallerAbandons: attempts time out, then the caller's deadline
+// cuts the last one short. The caller gave up, but only after the upstream had failed, so
+// the calls count against it.
+func TestBreakerCountsHangsTheCallerAbandons(t *testing.T) {
+	t.Parallel()
+	hang := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	c := newClient(t, clients.Config{BaseURL: hang.URL, AttemptTimeout: 20 * time.Millisecond,
+		Retry:   clients.RetryConfig{MaxAttempts: 10},
+		Breaker: clients.BreakerConfig{Failures: 3, OpenFor: time.Hour}})
+	for range 3 {
+		ctx, cancel := context.WithTimeout(t.Context(), 70*time.Millisecond)
+		_, err := get(t, c, ctx)
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+	assert.Equal(t, clients.StateOpen, c.BreakerState(hang.Listener.Addr().String()))
+}

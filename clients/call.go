@@ -27,8 +27,11 @@ type call struct {
 	idempotent bool // the method or an idempotency key makes repeating the request safe
 	rewindable bool // the body can be sent again
 	exhausted  bool // a retry was wanted but the budget had no token
-	closeBody  io.Closer
-	body       attemptBody // the current attempt's response body
+	// upstreamFailed is set once an attempt failed while the caller was still waiting, so
+	// a call the caller then abandons still counts against the upstream.
+	upstreamFailed bool
+	closeBody      io.Closer
+	body           attemptBody // the current attempt's response body
 }
 
 type callKey struct{}
@@ -76,11 +79,16 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // verdict tells the breaker how to count a call: failures are transport errors, attempt
-// timeouts and 5xx (and 429 when configured); the caller giving up and the guard refusing
-// an address say nothing about the upstream's health.
+// timeouts and 5xx (and 429 when configured); the caller giving up (unless an attempt had
+// already failed) and the guard refusing an address say nothing about the upstream's
+// health.
 func (b *breakers) verdict(req *http.Request, o outcome) error {
 	if o.err != nil {
-		if req.Context().Err() != nil || errors.Is(o.err, ErrBlockedAddress) || errors.Is(o.err, ErrResponseTooLarge) {
+		switch {
+		case errors.Is(o.err, ErrBlockedAddress), errors.Is(o.err, ErrResponseTooLarge):
+			return errCallExcluded
+		case req.Context().Err() != nil && !o.upstreamFailed:
+			// The caller gave up before the upstream had failed.
 			return errCallExcluded
 		}
 		return errCallFailed
@@ -138,12 +146,12 @@ func (c *Client) call(req *http.Request) outcome {
 		}
 	}
 	c.tel.end(span, st.attempts, resp, err)
-	return outcome{resp: resp, err: err}
+	return outcome{resp: resp, err: err, upstreamFailed: st.upstreamFailed}
 }
 
 func (c *Client) error(st *call, req *http.Request, resp *http.Response, err error) *Error {
 	if st.exhausted {
-		err = errors.Join(ErrRetryBudgetExhausted, err)
+		err = &budgetError{err}
 	}
 	e := &Error{Upstream: c.s.name, Method: req.Method, URL: redactURL(req), Attempts: st.attempts, Err: err}
 	if resp != nil {
@@ -151,6 +159,14 @@ func (c *Client) error(st *call, req *http.Request, resp *http.Response, err err
 	}
 	return e
 }
+
+// budgetError is a failure that a retry might have fixed, had the budget allowed one.
+type budgetError struct{ err error }
+
+func (e *budgetError) Error() string {
+	return ErrRetryBudgetExhausted.Error() + " after: " + e.err.Error()
+}
+func (e *budgetError) Unwrap() []error { return []error{ErrRetryBudgetExhausted, e.err} }
 
 // idempotent reports whether the request may be repeated, adding a generated idempotency
 // key to r (never to the caller's headers) when so configured.

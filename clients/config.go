@@ -64,8 +64,12 @@ type Config struct {
 	// caller's context still applies). [Client.Transport] does not apply it.
 	Timeout time.Duration
 	// AttemptTimeout bounds each attempt up to the response headers, inside the caller's
-	// deadline. An attempt that times out is a failure and may be retried. Zero means
-	// DefaultAttemptTimeout; negative means none.
+	// deadline, so one hung connection costs an attempt rather than the call. An attempt
+	// that times out fails with ErrAttemptTimeout, counts against the breaker and may be
+	// retried. The transport the Client builds enforces it with its own timers, on
+	// connecting, the TLS handshake and waiting for the headers once the request is
+	// written, at no cost per call; a Transport given in Config gets a context per attempt
+	// covering the whole attempt. Zero means DefaultAttemptTimeout; negative means none.
 	AttemptTimeout time.Duration
 
 	// Retry configures retries. See [RetryConfig].
@@ -95,7 +99,8 @@ type Config struct {
 	// Propagator injects the trace context into requests. Nil means the otel global
 	// propagator.
 	Propagator propagation.TextMapPropagator
-	// Now is the clock of the retry budget. Nil means [time.Now].
+	// Now is the clock of the retry budget and of Retry-After dates. Nil means [time.Now].
+	// The breakers use the real clock: gobreaker takes none.
 	Now func() time.Time
 }
 

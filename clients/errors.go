@@ -57,11 +57,16 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("clients: ")
 	b.WriteString(e.Upstream)
-	if e.Method != "" {
+	switch {
+	case e.Method != "":
 		b.WriteString(": ")
 		b.WriteString(e.Method)
 		b.WriteByte(' ')
 		b.WriteString(e.URL)
+	case e.URL != "":
+		b.WriteString(" (")
+		b.WriteString(e.URL)
+		b.WriteByte(')')
 	}
 	if e.Status != 0 {
 		b.WriteString(": status ")
@@ -78,7 +83,7 @@ func (e *Error) Error() string {
 	}
 	if e.Err != nil && e.Err != ErrStatus {
 		b.WriteString(": ")
-		b.WriteString(strings.TrimPrefix(e.Err.Error(), "clients: "))
+		b.WriteString(strings.ReplaceAll(e.Err.Error(), "clients: ", ""))
 	}
 	return b.String()
 }

@@ -1,7 +1,10 @@
 package clients
 
 import (
+	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +73,23 @@ func FuzzParseRetryAfter(f *testing.F) {
 		if w < 0 || w > time.Second {
 			t.Fatalf("%q: wait %v escapes [0, max]", s, w)
 		}
+	})
+}
+
+func FuzzCheckResponse(f *testing.F) {
+	f.Add("application/problem+json", `{"title":"Card declined","status":402,"detail":"x","errors":[{"message":"m"}]}`, 402)
+	f.Add("application/json; charset=utf-8", `{"title":1}`, 500)
+	f.Add("text/html", `<html>`, 503)
+	f.Add("application/problem+json", `{"title":"`+strings.Repeat("a", 100)+`"`, 400)
+	f.Fuzz(func(t *testing.T, contentType, body string, status int) {
+		status = 400 + int(uint(status)%200)
+		resp := &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {contentType}},
+			Body: io.NopCloser(strings.NewReader(body))}
+		err := CheckResponse("upstream", resp)
+		var e *Error
+		if !errors.As(err, &e) || e.Status != status || !errors.Is(err, ErrStatus) || !errors.Is(err, ErrUpstream) {
+			t.Fatalf("CheckResponse(%d) = %v", status, err)
+		}
+		_ = err.Error()
 	})
 }

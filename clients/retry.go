@@ -27,6 +27,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, nil
 	}
 	c.tel.attempt(st.Context, st.span, st.attempts, resp, err)
+	if st.Context.Err() == nil && (err != nil && !errors.Is(err, ErrBlockedAddress) || err == nil && resp.StatusCode >= 500) {
+		st.upstreamFailed = true
+	}
 	if st.Context.Err() != nil || st.attempts >= c.s.maxAttempts || !st.rewindable {
 		return false, nil
 	}

@@ -105,10 +105,14 @@ func newTelemetry(cfg *Config, name string) (*telemetry, error) {
 
 // start opens the span of a logical call. Attributes are only built for a recording span.
 func (t *telemetry) start(ctx context.Context, req *http.Request) (context.Context, trace.Span) {
-	ctx, span := t.tracer.Start(ctx, req.Method, t.startOpts...)
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	ctx, span := t.tracer.Start(ctx, method, t.startOpts...)
 	if span.IsRecording() {
 		attrs := []attribute.KeyValue{
-			semconv.HTTPRequestMethodKey.String(req.Method),
+			semconv.HTTPRequestMethodKey.String(method),
 			semconv.ServerAddress(req.URL.Hostname()),
 			semconv.URLFull(redactURL(req)),
 			semconv.ServicePeerName(t.upstream.Value.AsString()),
