@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -84,6 +85,68 @@ func BenchmarkCall(b *testing.B) {
 		}
 		run(b, c.HTTPClient().Do)
 	})
+}
+
+// BenchmarkCallInterleaved sends one call through each contender in turn, timing each, and
+// reports the median latency of each and their ratios. On a shared, noisy machine this is
+// fairer than separate benchmarks: every contender sees the same load at the same moments.
+//
+//	go test -run '^$' -bench BenchmarkCallInterleaved -benchtime 20000x ./clients/
+func BenchmarkCallInterleaved(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	c, err := clients.New(clients.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	rc := retryablehttp.NewClient()
+	rc.Logger = nil
+	rc.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	cb := gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{Name: "bench"})
+	contenders := []struct {
+		name string
+		do   func(*http.Request) (*http.Response, error)
+	}{
+		{"net_http", hc.Do},
+		{"retryablehttp_gobreaker", func(req *http.Request) (*http.Response, error) {
+			return cb.Execute(func() (*http.Response, error) {
+				rr, err := retryablehttp.FromRequest(req)
+				if err != nil {
+					return nil, err
+				}
+				return rc.Do(rr)
+			})
+		}},
+		{"clients", c.Transport().RoundTrip},
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/messages/1", nil)
+	samples := make([][]time.Duration, len(contenders))
+	i := 0
+	for b.Loop() {
+		for j := range contenders {
+			k := (i + j) % len(contenders) // rotate who goes first
+			start := time.Now()
+			resp, err := contenders[k].do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			samples[k] = append(samples[k], time.Since(start))
+		}
+		i++
+	}
+	medians := make([]float64, len(contenders))
+	for k, s := range samples {
+		slices.Sort(s)
+		medians[k] = float64(s[len(s)/2])
+		b.ReportMetric(medians[k], contenders[k].name+"-ns")
+	}
+	b.ReportMetric(medians[2]/medians[0], "clients/net_http")
+	b.ReportMetric(medians[2]/medians[1], "clients/retryablehttp_gobreaker")
 }
 
 // BenchmarkOpenBreaker measures the rejection of a call by an open breaker, next to a bare

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // instrumentationName is the otel scope of the spans and metrics.
@@ -39,6 +40,11 @@ const (
 // hot path allocates nothing beyond what the SDK itself needs.
 type telemetry struct {
 	tracer     trace.Tracer
+	// spanless is set for a noop provider, and globalNoop holds the otel global provider
+	// while it has no SDK behind it: spans would then be no-ops, yet starting one costs
+	// allocations on every call, so none is started.
+	spanless   bool
+	globalNoop trace.TracerProvider
 	meter      metric.Meter
 	propagator propagation.TextMapPropagator
 	startOpts  []trace.SpanStartOption
@@ -70,6 +76,15 @@ func newTelemetry(cfg *Config, name string) (*telemetry, error) {
 		propagator: prop,
 		startOpts:  []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)},
 		upstream:   attrUpstream.String(name),
+	}
+	if _, ok := tp.(noop.TracerProvider); ok {
+		t.spanless = true
+	} else if cfg.TracerProvider == nil {
+		// An SDK span always has a valid context, sampled or not; the global provider's
+		// placeholder span has none until an SDK is installed.
+		if _, probe := t.tracer.Start(context.Background(), "probe"); !probe.SpanContext().IsValid() && !probe.IsRecording() {
+			t.globalNoop = tp
+		}
 	}
 	m := mp.Meter(instrumentationName)
 	t.meter = m
@@ -103,11 +118,17 @@ func newTelemetry(cfg *Config, name string) (*telemetry, error) {
 	return t, nil
 }
 
+// noSpan stands in for the span of a call when tracing is off.
+var noSpan = trace.SpanFromContext(context.Background())
+
 // start opens the span of a logical call. Attributes are only built for a recording span.
 func (t *telemetry) start(ctx context.Context, req *http.Request) (context.Context, trace.Span) {
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
+	}
+	if t.spanless || t.globalNoop != nil && otel.GetTracerProvider() == t.globalNoop {
+		return ctx, noSpan
 	}
 	ctx, span := t.tracer.Start(ctx, method, t.startOpts...)
 	if span.IsRecording() {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -17,6 +18,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tollgate-dev/tollgate/clients"
 )
@@ -133,4 +135,26 @@ func collect(t *testing.T, reader sdkmetric.Reader) map[string]int64 {
 		}
 	}
 	return got
+}
+
+// TestGlobalTracerInstalledLater: a Client built before the application installs its
+// tracing SDK starts no spans until then, and traces once it is installed. Not parallel:
+// it sets the otel global provider.
+func TestGlobalTracerInstalledLater(t *testing.T) {
+	_, isNoop := otel.GetTracerProvider().(noop.TracerProvider)
+	if _, probe := otel.Tracer("probe").Start(context.Background(), "probe"); isNoop || probe.SpanContext().IsValid() {
+		t.Skip("a global tracer provider is already installed")
+	}
+	u := newUpstream(t, func(http.ResponseWriter, *http.Request) {})
+	c := newClient(t, clients.Config{BaseURL: u.URL})
+	_, err := get(t, c, t.Context())
+	require.NoError(t, err)
+
+	spans := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+	_, err = get(t, c, t.Context())
+	require.NoError(t, err)
+	require.Len(t, spans.Ended(), 1)
+	assert.Equal(t, "GET", spans.Ended()[0].Name())
 }
