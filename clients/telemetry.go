@@ -39,7 +39,7 @@ const (
 // telemetry holds the instruments and the attribute sets computed once, so recording on the
 // hot path allocates nothing beyond what the SDK itself needs.
 type telemetry struct {
-	tracer     trace.Tracer
+	tracer trace.Tracer
 	// spanless is set for a noop provider, and globalNoop holds the otel global provider
 	// while it has no SDK behind it: spans would then be no-ops, yet starting one costs
 	// allocations on every call, so none is started.
