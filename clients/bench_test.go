@@ -101,6 +101,10 @@ func BenchmarkCallInterleaved(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	noAttemptTimeout, err := clients.New(clients.Config{AttemptTimeout: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
 	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	rc := retryablehttp.NewClient()
 	rc.Logger = nil
@@ -121,6 +125,7 @@ func BenchmarkCallInterleaved(b *testing.B) {
 			})
 		}},
 		{"clients", c.Transport().RoundTrip},
+		{"clients_no_attempt_timeout", noAttemptTimeout.Transport().RoundTrip},
 	}
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/messages/1", nil)
 	samples := make([][]time.Duration, len(contenders))
@@ -147,6 +152,7 @@ func BenchmarkCallInterleaved(b *testing.B) {
 	}
 	b.ReportMetric(medians[2]/medians[0], "clients/net_http")
 	b.ReportMetric(medians[2]/medians[1], "clients/retryablehttp_gobreaker")
+	b.ReportMetric(medians[3]/medians[0], "clients_no_attempt_timeout/net_http")
 }
 
 // BenchmarkOpenBreaker measures the rejection of a call by an open breaker, next to a bare

@@ -55,8 +55,10 @@
 //
 // Each upstream host has a breaker outside the retries, so it judges whole calls. A call
 // fails when it ends in a transport error, an attempt timeout or a 5xx (and a 429 with
-// [BreakerConfig.TripOn429]); the caller cancelling or running out of time is not counted,
-// since it says nothing about the upstream. After DefaultBreakerFailures failures in a row
+// [BreakerConfig.TripOn429]). The caller cancelling or running out of time is not counted,
+// since it says nothing about the upstream, unless an attempt had already failed: a hung
+// upstream whose attempts time out one after another still trips the breaker when the
+// caller's deadline cuts the last attempt short. After DefaultBreakerFailures failures in a row
 // the breaker opens and calls fail at once with [ErrCircuitOpen], without a span, a retry
 // or an allocation. After [BreakerConfig.OpenFor] it lets exactly [BreakerConfig.Probes]
 // calls through; if they all succeed it closes, otherwise it opens again.
@@ -87,6 +89,17 @@
 // tollgate.client.retry_budget.exhausted, tollgate.client.breaker.rejections and the
 // tollgate.client.breaker.state gauge (0 closed, 1 half-open, 2 open), all with the
 // tollgate.upstream attribute.
+//
+// # Performance
+//
+// On a loopback call (the harshest case: the network itself costs about 14 µs) a Client
+// with the default Config adds about 1.3 µs and 5 allocations to a plain
+// [net/http.Client]. Most of that is the attempt timeout: net/http's own response-header
+// timer costs 4 of the allocations and about 0.7 µs. With AttemptTimeout negative, a Client
+// adds about 0.6 µs and 1 allocation, within a few percent of a plain retryablehttp client
+// behind a gobreaker breaker, which has neither budget, tracing nor idempotency rules. A
+// call rejected by an open breaker costs well under 100 ns and allocates nothing.
+// BenchmarkCallInterleaved times the contenders on the same calls.
 //
 // # Security
 //
