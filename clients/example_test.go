@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -63,6 +64,34 @@ func ExampleClient_Do() {
 		fmt.Println(e.Status, e.Problem.Title, errors.Is(err, clients.ErrStatus))
 	}
 	// Output: 422 Invalid phone number true
+}
+
+func ExampleClient_HTTPClient() {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"stock":12}`)
+	}))
+	defer upstream.Close()
+
+	inventory, _ := clients.New(clients.Config{Name: "inventory", BaseURL: upstream.URL})
+	// An ordinary *http.Client: code that expects one needs no change.
+	resp, err := inventory.HTTPClient().Get(upstream.URL + "/v1/stock/MILK-2L")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	fmt.Println(resp.StatusCode)
+	// Output: 200
+}
+
+func ExampleCheckResponse() {
+	resp := &http.Response{
+		StatusCode: http.StatusTooManyRequests,
+		Header:     http.Header{"Content-Type": {"application/problem+json"}},
+		Body:       io.NopCloser(strings.NewReader(`{"title":"Too Many Requests","detail":"slow down"}`)),
+	}
+	err := clients.CheckResponse("sms", resp)
+	fmt.Println(err)
+	// Output: clients: sms: status 429: Too Many Requests slow down
 }
 
 func ExampleClient_Transport() {
