@@ -58,8 +58,10 @@ func TestBreakerIgnoresCallerCancellationAnd4xx(t *testing.T) {
 	for range 5 {
 		ctx, cancel := context.WithCancel(t.Context())
 		req, _ := c.NewRequest(ctx, http.MethodGet, "/?hang", nil)
+		arrived := u.hits.Load() + 1
 		go func() {
-			for u.hits.Load() == 0 {
+			// Cancel once the request is at the upstream, in flight.
+			for u.hits.Load() < arrived {
 				time.Sleep(time.Millisecond)
 			}
 			cancel()
