@@ -13,14 +13,14 @@
 // Make one [Client] per upstream with [New] and reuse it:
 //
 //	payments, err := clients.New(clients.Config{
-//		Name:    "payments",
-//		BaseURL: "https://api.payments.example",
+//		Name:           "payments",
+//		BaseURL:        "https://api.payments.example",
 //		TracerProvider: obs.TracerProvider(), // nil: the otel globals
 //		MeterProvider:  obs.MeterProvider(),
 //	})
 //	req, _ := payments.NewRequest(ctx, http.MethodPost, "/v1/charges", body)
 //	req.Header.Set("Idempotency-Key", orderID) // makes the POST retryable
-//	resp, err := payments.Do(req)             // error statuses become *clients.Error
+//	resp, err := payments.Do(req)              // error statuses become *clients.Error
 //
 // [Client.HTTPClient] is an ordinary [net/http.Client] for code that wants one, and
 // [Client.Transport] is the round-trip chain for an http.Client of your own or an SDK that
@@ -98,7 +98,7 @@
 // timer costs 4 of the allocations and about 0.7 µs. With AttemptTimeout negative, a Client
 // adds about 0.6 µs and 1 allocation, within a few percent of a plain retryablehttp client
 // behind a gobreaker breaker, which has neither budget, tracing nor idempotency rules. A
-// call rejected by an open breaker costs well under 100 ns and allocates nothing.
+// call rejected by an open breaker costs under 100 ns and allocates nothing.
 // BenchmarkCallInterleaved times the contenders on the same calls.
 //
 // # Security
