@@ -186,3 +186,30 @@ func TestNoGoroutineLeak(t *testing.T) {
 	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+2 }, 10*time.Second, 20*time.Millisecond,
 		"goroutines: before %d, now %d", before, runtime.NumGoroutine())
 }
+
+// TestHTTP2OverTLS: the attempt timeout and the retry work the same over HTTP/2, where
+// attempts share one connection: the hung stream is abandoned, not the connection.
+func TestHTTP2OverTLS(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			<-r.Context().Done()
+			return
+		}
+		_, _ = io.WriteString(w, r.Proto)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c := fastClient(t, clients.Config{Transport: srv.Client().Transport, AttemptTimeout: 100 * time.Millisecond})
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "HTTP/2.0", string(body))
+	assert.EqualValues(t, 2, n.Load())
+}

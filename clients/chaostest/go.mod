@@ -8,6 +8,7 @@ require (
 	github.com/rs/zerolog v1.28.0
 	github.com/stretchr/testify v1.12.1
 	github.com/tollgate-dev/tollgate v0.0.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (
