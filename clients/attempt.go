@@ -51,6 +51,8 @@ func isTimeout(err error) bool {
 }
 
 // attemptTransport sends one attempt with its timeout and wraps the body with the size cap.
+// It has no CloseIdleConnections on purpose: retryablehttp calls that after every failed
+// call, which during an outage would tear down the whole connection pool again and again.
 type attemptTransport struct{ c *Client }
 
 func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
