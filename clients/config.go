@@ -17,8 +17,8 @@ const (
 	// DefaultTimeout bounds a whole call made through [Client.HTTPClient], retries and
 	// reading the response body included.
 	DefaultTimeout = 30 * time.Second
-	// DefaultAttemptTimeout bounds one attempt: connecting, writing the request and
-	// receiving the response headers.
+	// DefaultAttemptTimeout bounds one attempt up to its response headers; see
+	// Config.AttemptTimeout.
 	DefaultAttemptTimeout = 10 * time.Second
 	// DefaultMaxAttempts is the number of attempts of a retryable call, the first included.
 	DefaultMaxAttempts = 3
