@@ -11,6 +11,7 @@
 //	TRACE_STDOUT          true writes spans to stdout as JSON lines, next to the logs
 //	SHUTDOWN_DRAIN_DELAY  how long to keep serving after SIGTERM with /readyz at 503 (5s)
 //	DATA_DIR, DATABASE_URL, TOLLGATE_KEY_SECRET, OIDC_ISSUER, OIDC_AUDIENCE: see auth.go
+//	PAYMENTS_URL, SMS_URL, SANDBOX_FAIL  upstream providers (see upstreams.go)
 //
 // It serves the API under /v1, its OpenAPI description at /openapi.json, documentation at
 // /docs, probes at /livez and /readyz and Prometheus metrics at /metrics, logs JSON lines
@@ -31,6 +32,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/tollgate-dev/tollgate/clients"
 	"github.com/tollgate-dev/tollgate/examples/delivery/deliveries"
 	"github.com/tollgate-dev/tollgate/observe"
 )
@@ -94,6 +96,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	// for example obs.OnShutdown(meter.Close).
 
 	svc := &deliveries.Service{Store: deliveries.NewStore(nil), Owner: ownerOf}
+	up, err := startUpstreams(getenv, obs.Logger(), func(c *clients.Config) {
+		c.TracerProvider, c.MeterProvider = obs.TracerProvider(), obs.MeterProvider()
+	})
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	svc.Payments, svc.SMS = up.Payments, up.SMS
 	v1 := huma.NewGroup(api, "/v1")
 	deliveries.Register(v1, svc, authPolicy())
 
