@@ -138,6 +138,11 @@ func (p *paymentProvider) Charge(ctx context.Context, owner, deliveryID string, 
 	var ch charge
 	err := post(ctx, p.c, "/v1/charges", idempotencyKey,
 		chargeRequest{Amount: cents, Currency: currency, Customer: owner, Reference: deliveryID}, &ch)
+	if se := clients.StatusError(err); se != nil {
+		// The service answers with the problem clients chose (503 + Retry-After for an open
+		// breaker, 504 for a timeout, 502 otherwise) and logs the upstream's own error.
+		return fmt.Errorf("%w: %w", se, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -125,7 +125,7 @@ func (s *Service) create(ctx context.Context, in *createInput) (*deliveryOutput,
 			key = d.ID
 		}
 		if err := s.Payments.Charge(ctx, owner, d.ID, fee, cur, key); err != nil {
-			return nil, upstreamError("payment provider", err)
+			return nil, upstreamError(ctx, "payment provider", err)
 		}
 	}
 	if s.SMS != nil {
@@ -193,6 +193,15 @@ func domainError(err error) error {
 	return err
 }
 
-func upstreamError(what string, err error) error {
-	return huma.Error502BadGateway(what+" failed", err)
+// upstreamError answers for a failed upstream call without passing the upstream's own
+// words to the caller: the error may say what the problem is (a huma.StatusError in its
+// chain, such as a 503 with Retry-After for an open circuit), otherwise it is a 502. The
+// detail goes to the log, with the trace id.
+func upstreamError(ctx context.Context, what string, err error) error {
+	slog.ErrorContext(ctx, what+" failed", "err", err)
+	var se huma.StatusError
+	if errors.As(err, &se) {
+		return se
+	}
+	return huma.Error502BadGateway(what + " failed")
 }
