@@ -28,13 +28,14 @@
 //	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 //	defer stop()
 //	obs, _ := observe.New(ctx, observe.Config{Service: "delivery"})
-//	defer obs.Shutdown(context.WithoutCancel(ctx))
+//	keys, _ := auth.NewKeys(auth.KeyConfig{Store: store, Secret: secret})
 //	authn, _ := auth.New(auth.Config{Keys: keys})
-//	limits, _ := ratelimit.New(ratelimit.Config{})    // in-process store
+//	limits, _ := ratelimit.New(ratelimit.Config{})        // in-process store
 //	meter, _ := metering.New(metering.Config{Sink: sink})
-//	obs.OnShutdown(meter.Close)                         // drain usage before exit
+//	obs.OnShutdown(meter.Close)                             // drain usage before exit
 //
 //	mux := http.NewServeMux()
+//	obs.Mount(mux)                                          // /livez, /readyz, /metrics
 //	api := humago.New(mux, huma.DefaultConfig("Delivery API", "1.0.0"))
 //	api.UseMiddleware(obs.Huma(api), authn.Huma(api), meter.Huma(api), limits.Huma(api))
 //	v1 := huma.NewGroup(api, "/v1")
@@ -45,7 +46,8 @@
 //
 // The order observe → auth → metering → ratelimit lets tracing see every rejection, gives
 // limits and meters an identity to key on, and still meters a request that was limited.
-// A service without huma composes the same values around its handler:
+// A service without huma composes the same values around its mux; observe.Routes passes the
+// route the mux matched back out, so spans and metrics are named after the route:
 //
-//	obs.Handler(authn.Handler(meter.Handler(limits.Handler(mux))))
+//	obs.Handler(authn.Handler(meter.Handler(limits.Handler(observe.Routes(mux)))))
 package tollgate
