@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
 )
@@ -48,33 +47,61 @@ func (q *spoolQueue) next(max int) ([]Event, error) {
 	return out, err
 }
 
+// memQueue is a lane's queue without a spool: a fixed ring of events. The flusher copies a
+// batch in only when all of it fits, so memory stays bounded and nothing allocates in the
+// steady state.
 type memQueue struct {
-	mu     sync.Mutex
-	events []Event
-	read   int
+	mu   sync.Mutex
+	ring []Event
+	head int // first unacknowledged
+	read int // events handed out but not acknowledged, from head
+	n    int // events in the ring
+}
+
+func newMemQueue(capacity int) *memQueue { return &memQueue{ring: make([]Event, capacity)} }
+
+func (q *memQueue) free() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.ring) - q.n
 }
 
 func (q *memQueue) append(events []Event, _ [][]byte) error {
 	q.mu.Lock()
-	q.events = append(q.events, events...)
-	q.mu.Unlock()
+	defer q.mu.Unlock()
+	if len(q.ring)-q.n < len(events) {
+		return ErrQueueFull // the flusher checks free first; this is a bug guard
+	}
+	tail := (q.head + q.n) % len(q.ring)
+	c := copy(q.ring[tail:], events)
+	copy(q.ring, events[c:])
+	q.n += len(events)
 	return nil
 }
 
 func (q *memQueue) next(max int) ([]Event, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	end := min(len(q.events), q.read+max)
-	out := slices.Clone(q.events[q.read:end])
-	q.read = end
-	return out, nil
+	if q.read == q.n {
+		return nil, nil
+	}
+	start := (q.head + q.read) % len(q.ring)
+	end := min(start+max, start+q.n-q.read, len(q.ring))
+	q.read += end - start
+	// No copy: the flusher never writes these slots until ack frees them.
+	return q.ring[start:end:end], nil
 }
 
 func (q *memQueue) ack() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	clear(q.events[:q.read])
-	q.events = q.events[q.read:]
+	for done := q.read; done > 0; {
+		end := min(q.head+done, len(q.ring))
+		clear(q.ring[q.head:end])
+		done -= end - q.head
+		q.n -= end - q.head
+		q.head = end % len(q.ring)
+	}
 	q.read = 0
 	return nil
 }
@@ -88,7 +115,7 @@ func (q *memQueue) rewind() {
 func (q *memQueue) pending() int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return int64(len(q.events))
+	return int64(q.n)
 }
 
 func (q *memQueue) close() error { return nil }
@@ -149,6 +176,11 @@ func (l *lane) run(abort context.Context, drain <-chan struct{}) {
 			m.log.Error("metering: acknowledging spool", slog.String("sink", l.name), slog.Any("err", err))
 		}
 		m.metrics.delivered(l.name, len(events))
+		if m.cfg.Dir == "" {
+			// Without a spool the flusher may be holding events back for room in this
+			// queue; there is room now.
+			m.kick()
+		}
 	}
 }
 

@@ -124,7 +124,7 @@ type Meter struct {
 	wake      chan struct{}
 
 	flushMu sync.Mutex // serialises moving events from buf (or a spill) into the lanes
-	spare   []Event
+	spare   []Event    // the buffer swapped in at the next flush
 	recent  *idWindow
 
 	lanes     []*lane
@@ -186,7 +186,7 @@ func New(cfg Config) (*Meter, error) {
 	for _, name := range names {
 		l := &lane{name: name, sink: sinks[name], wake: make(chan struct{}, 1), m: m}
 		if cfg.Dir == "" {
-			l.q = &memQueue{}
+			l.q = newMemQueue(cfg.QueueSize)
 		} else {
 			sp, err := openSpool(filepath.Join(cfg.Dir, "spool", name), cfg.Sync, cfg.SegmentBytes)
 			if err != nil {
@@ -296,10 +296,7 @@ func (m *Meter) Record(ctx context.Context, ev Event) error {
 		// Wake the flusher once per batch, not once per event.
 		m.signalled = true
 		m.mu.Unlock()
-		select {
-		case m.wake <- struct{}{}:
-		default:
-		}
+		m.kick()
 		return nil
 	}
 	m.mu.Unlock()
@@ -310,7 +307,7 @@ func (m *Meter) Record(ctx context.Context, ev Event) error {
 func (m *Meter) overflow(ev Event) error {
 	if m.cfg.Overflow == OverflowSpill && m.cfg.Dir != "" {
 		m.flushMu.Lock()
-		err := m.deliverToLanes([]Event{ev})
+		err := m.deliverToLanes([]Event{ev}) // a fresh slice: deliverToLanes rewrites it (Dir mode only)
 		m.flushMu.Unlock()
 		if err == nil {
 			m.metrics.spilled(1)
@@ -330,6 +327,13 @@ func (m *Meter) Saturated() bool {
 	full := len(m.buf) >= m.cfg.QueueSize
 	m.mu.Unlock()
 	return full && (m.cfg.Overflow == OverflowReject || m.cfg.Dir == "")
+}
+
+func (m *Meter) kick() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (m *Meter) flusher() {
@@ -370,7 +374,7 @@ func (m *Meter) flush() error {
 	defer m.flushMu.Unlock()
 	if m.memoryBacklog() {
 		// Without a spool the sinks' queues are bounded: leave events in buf (Record then
-		// reports ErrQueueFull) until a lane catches up.
+		// reports ErrQueueFull) until a lane catches up and kicks the flusher.
 		return nil
 	}
 	m.mu.Lock()
@@ -378,38 +382,37 @@ func (m *Meter) flush() error {
 	m.buf = m.spare[:0]
 	m.signalled = false
 	m.mu.Unlock()
-	var err error
-	for start := 0; start < len(batch); start += m.cfg.BatchSize {
-		if e := m.deliverToLanes(batch[start:min(start+m.cfg.BatchSize, len(batch))]); e != nil && err == nil {
-			err = e
-		}
-	}
+	err := m.deliverToLanes(batch)
 	clear(batch)
 	m.spare = batch[:0]
 	return err
 }
 
+// memoryBacklog reports whether a memory lane lacks room for everything in buf.
 func (m *Meter) memoryBacklog() bool {
 	if m.cfg.Dir != "" {
 		return false
 	}
+	m.mu.Lock()
+	n := len(m.buf)
+	m.mu.Unlock()
 	for _, l := range m.lanes {
-		if l.q.pending() >= int64(m.cfg.QueueSize) {
+		if l.q.(*memQueue).free() < n {
 			return true
 		}
 	}
 	return false
 }
 
-// deliverToLanes completes events and appends them to every lane. Called with flushMu held.
+// deliverToLanes completes the events in place and appends them to every lane. Called with
+// flushMu held; batch is the flusher's own buffer, so it is modified and compacted freely.
 func (m *Meter) deliverToLanes(batch []Event) error {
-	events := make([]Event, 0, len(batch))
-	var fresh []int
 	now := m.cfg.Now()
+	w, fresh := 0, 0
 	for i := range batch {
-		ev := batch[i]
+		ev := &batch[i]
 		if ev.ID.IsZero() {
-			fresh = append(fresh, len(events))
+			fresh++
 		} else if ev.ID.Derived() && m.recent.seen(ev.ID, now) {
 			m.metrics.deduplicated(1)
 			continue
@@ -421,14 +424,23 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 			ev.Type = DefaultType
 		}
 		ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
-		events = append(events, ev)
+		if w != i {
+			batch[w] = *ev
+		}
+		w++
 	}
-	if len(fresh) > 0 {
-		ids := make([]ID, len(fresh))
+	clear(batch[w:])
+	events := batch[:w]
+	if fresh > 0 {
+		ids := make([]ID, fresh)
 		newIDs(ids, now)
-		for j, i := range fresh {
-			stampV7(&ids[j], events[i].Time)
-			events[i].ID = ids[j]
+		j := 0
+		for i := range events {
+			if events[i].ID.IsZero() {
+				stampV7(&ids[j], events[i].Time)
+				events[i].ID = ids[j]
+				j++
+			}
 		}
 	}
 	if len(events) == 0 {

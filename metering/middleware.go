@@ -101,10 +101,10 @@ func (m *Meter) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
 		defer func() {
 			status := ctx.Status()
 			if p := recover(); p != nil {
-				m.finish(cc.Context(), acc, spec, opID, http.StatusInternalServerError, start, reqBytes, cc.n, ctx.Header("Idempotency-Key"))
-				panic(p)
+				status = http.StatusInternalServerError
+				defer panic(p)
 			}
-			m.finish(cc.Context(), acc, spec, opID, status, start, reqBytes, cc.n, ctx.Header("Idempotency-Key"))
+			m.finish(cc.Context(), acc, spec, opID, status, start, max(reqBytes, cc.read), cc.n, ctx.Header("Idempotency-Key"))
 		}()
 		next(cc)
 	}
@@ -137,8 +137,8 @@ func (m *Meter) Handler(next http.Handler) http.Handler {
 				status = http.StatusOK
 			}
 			if p := recover(); p != nil {
-				m.finish(r.Context(), acc, opSpec{}, op, http.StatusInternalServerError, start, r.ContentLength, cw.n, r.Header.Get("Idempotency-Key"))
-				panic(p)
+				status = http.StatusInternalServerError
+				defer panic(p)
 			}
 			m.finish(r.Context(), acc, opSpec{}, op, status, start, max(r.ContentLength, 0), cw.n, r.Header.Get("Idempotency-Key"))
 		}()
@@ -180,8 +180,26 @@ type humaCtx huma.Context
 // countingContext counts the response body bytes written through huma.
 type countingContext struct {
 	humaCtx
-	n int64
-	w *countingWriterTo
+	n    int64
+	w    *countingWriterTo
+	read int64
+}
+
+// BodyReader counts the request body bytes the operation reads; huma reads the whole body
+// before the handler runs, so this is the body size even without a Content-Length.
+func (c *countingContext) BodyReader() io.Reader {
+	return &countingReader{r: c.humaCtx.BodyReader(), n: &c.read}
+}
+
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
 }
 
 func (c *countingContext) BodyWriter() io.Writer {

@@ -32,6 +32,9 @@ type Target struct {
 	// NoDedupe says the sink stores a repeated event id again (a log or metrics sink);
 	// the kit then checks delivery but not deduplication.
 	NoDedupe bool
+	// Partial says Read returns only the events' ids (a log sink); the kit then compares
+	// ids, not every field.
+	Partial bool
 }
 
 // Events returns n distinct events for consumer with every field set, times at microsecond
@@ -46,7 +49,7 @@ func Events(n int, consumer string, start time.Time) []metering.Event {
 			Operation: "createDelivery", Consumer: consumer, KeyID: "key_" + consumer, Plan: "pro",
 			Status: 201, Latency: time.Duration(i+1) * time.Millisecond, RequestBytes: int64(100 + i),
 			ResponseBytes: int64(200 + i), Units: map[string]int64{"deliveries": 1, "sms": int64(i % 3)},
-			TraceID:        trace.TraceID{1, 2, 3, byte(i)}, SpanID: trace.SpanID{4, 5, byte(i)},
+			TraceID: trace.TraceID{1, 2, 3, byte(i)}, SpanID: trace.SpanID{4, 5, byte(i)},
 			IdempotencyKey: fmt.Sprintf("idem-%d", i),
 		}
 	}
@@ -67,7 +70,7 @@ func RunSink(t *testing.T, newTarget func(t *testing.T) Target) {
 		want := Events(5, "c-fields", time.Now())
 		want[4].Units, want[4].TraceID, want[4].SpanID, want[4].IdempotencyKey = nil, trace.TraceID{}, trace.SpanID{}, ""
 		require.NoError(t, tg.Sink.Write(ctx(t), want))
-		requireSame(t, want, read(t, tg))
+		requireSame(t, tg, want, read(t, tg))
 	})
 	t.Run("EmptyBatch", func(t *testing.T) {
 		tg := newTarget(t)
@@ -85,7 +88,7 @@ func RunSink(t *testing.T, newTarget func(t *testing.T) Target) {
 		// A redelivery after a crash overlaps what was stored and repeats ids within a batch.
 		again := slices.Concat(evs[5:], evs[15:])
 		require.NoError(t, tg.Sink.Write(ctx(t), again))
-		requireSame(t, evs, read(t, tg))
+		requireSame(t, tg, evs, read(t, tg))
 	})
 	t.Run("LargeBatch", func(t *testing.T) {
 		tg := newTarget(t)
@@ -116,7 +119,7 @@ func RunSink(t *testing.T, newTarget func(t *testing.T) Target) {
 		for err := range errs {
 			require.NoError(t, err)
 		}
-		requireSame(t, evs, read(t, tg))
+		requireSame(t, tg, evs, read(t, tg))
 	})
 	t.Run("CancelledContext", func(t *testing.T) {
 		tg := newTarget(t)
@@ -135,7 +138,7 @@ func read(t *testing.T, tg Target) []metering.Event {
 }
 
 // requireSame checks got holds exactly the events of want (by id, every field), each once.
-func requireSame(t *testing.T, want, got []metering.Event) {
+func requireSame(t *testing.T, tg Target, want, got []metering.Event) {
 	t.Helper()
 	byID := map[metering.ID]metering.Event{}
 	for _, e := range want {
@@ -147,6 +150,9 @@ func requireSame(t *testing.T, want, got []metering.Event) {
 		seen[g.ID] = true
 		w, ok := byID[g.ID]
 		require.True(t, ok, "unexpected event %s", g.ID)
+		if tg.Partial {
+			continue
+		}
 		wj, err := w.MarshalJSON()
 		require.NoError(t, err)
 		gj, err := g.MarshalJSON()
