@@ -66,23 +66,19 @@ func ParseID(s string) (ID, error) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return id, errBadID
 	}
-	j := 0
-	for i := 0; i < 36; {
-		if s[i] == '-' {
-			i++
-			continue
-		}
+	for j, i := range idHexOffsets {
 		hi, ok1 := unhex(s[i])
 		lo, ok2 := unhex(s[i+1])
 		if !ok1 || !ok2 {
 			return ID{}, errBadID
 		}
 		id[j] = hi<<4 | lo
-		j++
-		i += 2
 	}
 	return id, nil
 }
+
+// idHexOffsets are where each byte's two hex digits start in the canonical form.
+var idHexOffsets = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
 
 func unhex(c byte) (byte, bool) {
 	switch {

@@ -412,13 +412,6 @@ func (s *spool) pending() int64 {
 	return int64(s.next - s.acked)
 }
 
-// unread reports whether records were appended after the reader's position.
-func (s *spool) unread() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rseq < s.next
-}
-
 // rewind moves the reader back to the first unacknowledged record, so a batch whose
 // delivery was abandoned is read again.
 func (s *spool) rewind() {
