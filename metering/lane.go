@@ -17,6 +17,9 @@ type queue interface {
 	ack() error
 	rewind()
 	pending() int64
+	// progress returns running totals of records appended and acknowledged; only their
+	// difference over time means anything.
+	progress() (appended, acked uint64)
 	close() error
 }
 
@@ -30,6 +33,7 @@ func (q *spoolQueue) ack() error                               { return q.s.ack(
 func (q *spoolQueue) rewind()                                  { q.s.rewind() }
 func (q *spoolQueue) pending() int64                           { return q.s.pending() }
 func (q *spoolQueue) close() error                             { return q.s.close() }
+func (q *spoolQueue) progress() (uint64, uint64)               { return q.s.progress() }
 
 func (q *spoolQueue) next(max int) ([]Event, error) {
 	recs, err := q.s.read(max)
@@ -56,6 +60,8 @@ type memQueue struct {
 	head int // first unacknowledged
 	read int // events handed out but not acknowledged, from head
 	n    int // events in the ring
+
+	appended, acked uint64
 }
 
 func newMemQueue(capacity int) *memQueue { return &memQueue{ring: make([]Event, capacity)} }
@@ -76,6 +82,7 @@ func (q *memQueue) append(events []Event, _ [][]byte) error {
 	c := copy(q.ring[tail:], events)
 	copy(q.ring, events[c:])
 	q.n += len(events)
+	q.appended += uint64(len(events))
 	return nil
 }
 
@@ -95,6 +102,7 @@ func (q *memQueue) next(max int) ([]Event, error) {
 func (q *memQueue) ack() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.acked += uint64(q.read)
 	for done := q.read; done > 0; {
 		end := min(q.head+done, len(q.ring))
 		clear(q.ring[q.head:end])
@@ -119,6 +127,12 @@ func (q *memQueue) pending() int64 {
 }
 
 func (q *memQueue) close() error { return nil }
+
+func (q *memQueue) progress() (uint64, uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.appended, q.acked
+}
 
 // lane delivers one sink's queue, so a slow or failing sink holds back only itself.
 type lane struct {

@@ -560,6 +560,38 @@ func (m *Meter) closeLanes() error {
 	return err
 }
 
+// Sync flushes and then waits until every sink has acknowledged every event recorded
+// before the call, or ctx is done. It gives a caller read-your-writes over a usage store
+// (an endpoint showing "your usage so far"); the request path never needs it.
+func (m *Meter) Sync(ctx context.Context) error {
+	if err := m.Flush(ctx); err != nil {
+		return err
+	}
+	targets := make([]uint64, len(m.lanes))
+	for i, l := range m.lanes {
+		targets[i], _ = l.q.progress()
+	}
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		done := true
+		for i, l := range m.lanes {
+			if _, acked := l.q.progress(); acked < targets[i] {
+				done = false
+				break
+			}
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Pending returns the number of events recorded but not yet acknowledged by every sink.
 func (m *Meter) Pending() int64 {
 	m.mu.Lock()

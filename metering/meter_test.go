@@ -311,3 +311,25 @@ func TestConfigValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestSyncWaitsForTheSinks(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{"", "disk"} {
+		t.Run("dir="+dir, func(t *testing.T) {
+			t.Parallel()
+			if dir != "" {
+				dir = t.TempDir()
+			}
+			c := newCollector()
+			c.gate = make(chan struct{})
+			m := newMeter(t, metering.Config{Sink: c, Dir: dir, FlushInterval: time.Hour})
+			record(t, m, 10, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			assert.ErrorIs(t, m.Sync(ctx), context.DeadlineExceeded, "the sink has not taken the events")
+			close(c.gate)
+			require.NoError(t, m.Sync(context.Background()))
+			assert.Equal(t, 10, c.count(), "Sync returns once the sink has every event")
+		})
+	}
+}

@@ -412,6 +412,12 @@ func (s *spool) pending() int64 {
 	return int64(s.next - s.acked)
 }
 
+func (s *spool) progress() (uint64, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next, s.acked
+}
+
 // rewind moves the reader back to the first unacknowledged record, so a batch whose
 // delivery was abandoned is read again.
 func (s *spool) rewind() {

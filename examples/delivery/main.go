@@ -7,7 +7,9 @@
 //
 // and reads its configuration from the environment:
 //
-//	PORT       listen port (8080)
+//	PORT          listen port (8080)
+//	DATA_DIR      usage spool and local usage store (./data)
+//	DATABASE_URL  PostgreSQL for usage events and queries (optional)
 package main
 
 import (
@@ -60,7 +62,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	api := newAPI(mux)
 	svc := &deliveries.Service{Store: deliveries.NewStore(nil)}
 	v1 := huma.NewGroup(api, "/v1")
-	deliveries.Register(v1, svc, deliveries.Policy{})
+	policy := deliveries.Policy{}
+	closeMetering, err := setupMetering(ctx, getenv, logger, api, v1, svc, policy.Read)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = closeMetering(context.WithoutCancel(ctx)) }() // drains every usage event
+	deliveries.Register(v1, svc, policy)
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("", cfg.Port))
 	if err != nil {
