@@ -156,12 +156,18 @@ func (l *lane) run(abort context.Context, drain <-chan struct{}) {
 	for {
 		events, err := l.q.next(m.cfg.BatchSize)
 		if err != nil {
+			// A spool that cannot be read now (a full or failing disk) may be readable
+			// later; start again from the first unacknowledged record after a pause.
 			m.log.Error("metering: reading spool", slog.String("sink", l.name), slog.Any("err", err))
+			l.q.rewind()
+			select {
+			case <-abort.Done():
+				return
+			case <-time.After(m.cfg.RetryMax):
+			}
+			continue
 		}
 		if len(events) == 0 {
-			if l.q.pending() > 0 && err != nil {
-				l.q.rewind()
-			}
 			select {
 			case <-l.wake:
 				continue

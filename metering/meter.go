@@ -175,9 +175,11 @@ func New(cfg Config) (*Meter, error) {
 	names := make([]string, 0, len(sinks))
 	for name, s := range sinks {
 		if !sinkName.MatchString(name) || name == "store" {
+			m.closeOnFailure()
 			return nil, fmt.Errorf("metering: sink name %q: use letters, digits, '-', '_', '.' (not \"store\")", name)
 		}
 		if s == nil {
+			m.closeOnFailure()
 			return nil, fmt.Errorf("metering: sink %q is nil", name)
 		}
 		names = append(names, name)
@@ -190,7 +192,7 @@ func New(cfg Config) (*Meter, error) {
 		} else {
 			sp, err := openSpool(filepath.Join(cfg.Dir, "spool", name), cfg.Sync, cfg.SegmentBytes)
 			if err != nil {
-				_ = m.closeLanes()
+				m.closeOnFailure()
 				return nil, err
 			}
 			if sp.corrupt > 0 {
@@ -202,7 +204,7 @@ func New(cfg Config) (*Meter, error) {
 	}
 	var err error
 	if m.metrics, err = newInstruments(cfg.MeterProvider, m); err != nil {
-		_ = m.closeLanes()
+		m.closeOnFailure()
 		return nil, err
 	}
 	abort, cancel := context.WithCancel(context.Background())
@@ -519,9 +521,11 @@ func (m *Meter) close(ctx context.Context) error {
 	}
 	m.abort()
 	_ = m.metrics.reg.Unregister()
+	m.flushMu.Lock() // a Record spilling right now finishes its append first
 	if cerr := m.closeLanes(); err == nil {
 		err = cerr
 	}
+	m.flushMu.Unlock()
 	if m.store != nil {
 		if cerr := m.store.Close(); err == nil {
 			err = cerr
@@ -545,6 +549,13 @@ func (m *Meter) undelivered(cause error) error {
 		m.metrics.dropped(l.name, int(l.q.pending()))
 	}
 	return fmt.Errorf("metering: %d events lost: no spool directory and the sinks did not take them in time: %w", n, cause)
+}
+
+func (m *Meter) closeOnFailure() {
+	_ = m.closeLanes()
+	if m.store != nil {
+		_ = m.store.Close()
+	}
 }
 
 func (m *Meter) closeLanes() error {

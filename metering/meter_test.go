@@ -333,3 +333,15 @@ func TestSyncWaitsForTheSinks(t *testing.T) {
 		})
 	}
 }
+
+func TestCancelledRequestContextKeepsTheEvent(t *testing.T) {
+	t.Parallel()
+	c := newCollector()
+	m := newMeter(t, metering.Config{Sink: c})
+	ctx, cancel := context.WithCancel(auth.NewContext(context.Background(), &auth.Principal{Consumer: "alice"}))
+	cancel() // the client went away before the middleware recorded the call
+	require.NoError(t, m.Record(ctx, metering.Event{Operation: "op"}))
+	closeMeter(t, m)
+	require.Equal(t, 1, c.count())
+	assert.Equal(t, "alice", c.events()[0].Consumer)
+}

@@ -157,14 +157,10 @@ func (m *Meter) finish(ctx context.Context, acc *Accumulator, spec opSpec, op st
 		RequestBytes: max(reqBytes, 0), ResponseBytes: respBytes,
 		Units: acc.merge(spec.units, ok), IdempotencyKey: idemKey,
 	}
-	if idemKey != "" && ok {
-		// Only a successful call takes the derived id: a failed attempt must not stop the
-		// retry that succeeds from being metered.
-		consumer := ""
-		if p := auth.FromContext(ctx); p != nil {
-			consumer = p.Consumer
-		}
-		ev.ID = DeriveID(m.cfg.Source, consumer, op, idemKey)
+	if p := auth.FromContext(ctx); p != nil && p.Consumer != "" && idemKey != "" && ok {
+		// Only a successful call by a known consumer takes the derived id: a failed attempt
+		// must not hide the retry that succeeds, and anonymous callers must not share keys.
+		ev.ID = DeriveID(m.cfg.Source, p.Consumer, op, idemKey)
 	}
 	// The request context may already be cancelled; Record does not care.
 	if err := m.Record(ctx, ev); err != nil {

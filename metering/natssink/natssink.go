@@ -18,6 +18,11 @@
 // within the stream's duplicate window: EnsureStream sets one hour, long enough to cover a
 // restart and a sink outage of that length. Consumers downstream should still treat the id
 // as the key, as they would for any at-least-once feed.
+//
+// Create the JetStream context with jetstream.WithPublishAsyncTimeout (a few seconds): a
+// publish whose ack is lost in a disconnect then fails instead of occupying one of the
+// client's async publish slots forever. The Meter retries the batch and the duplicate
+// window absorbs whatever had in fact been stored.
 package natssink
 
 import (
