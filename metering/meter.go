@@ -158,6 +158,9 @@ func New(cfg Config) (*Meter, error) {
 		sinks[name] = s
 	}
 	if cfg.Sink != nil {
+		if _, dup := sinks["default"]; dup {
+			return nil, errors.New(`metering: Config.Sink and Config.Sinks["default"] are both set`)
+		}
 		sinks["default"] = cfg.Sink
 	}
 	if len(sinks) == 0 {
@@ -174,9 +177,9 @@ func New(cfg Config) (*Meter, error) {
 	}
 	names := make([]string, 0, len(sinks))
 	for name, s := range sinks {
-		if !sinkName.MatchString(name) || name == "store" {
+		if !sinkName.MatchString(name) {
 			m.closeOnFailure()
-			return nil, fmt.Errorf("metering: sink name %q: use letters, digits, '-', '_', '.' (not \"store\")", name)
+			return nil, fmt.Errorf("metering: sink name %q: use letters, digits, '-', '_' and '.'", name)
 		}
 		if s == nil {
 			m.closeOnFailure()

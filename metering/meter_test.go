@@ -303,6 +303,7 @@ func TestConfigValidation(t *testing.T) {
 		"sync":           {Sync: 9},
 		"sink name":      {Sinks: map[string]metering.Sink{"../x": newCollector()}},
 		"nil sink":       {Sinks: map[string]metering.Sink{"a": nil}},
+		"default twice":  {Sink: newCollector(), Sinks: map[string]metering.Sink{"default": newCollector()}},
 	}
 	for name, cfg := range bad {
 		t.Run(name, func(t *testing.T) {
