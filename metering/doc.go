@@ -58,6 +58,9 @@
 // the tollgate.metering.lag gauge (per sink) report queued, spilled, rejected, delivered and
 // dropped events through the configured OpenTelemetry MeterProvider.
 //
+// [Meter.Sync] waits until the sinks hold everything recorded so far, for a "your usage"
+// endpoint that must count the caller's last call.
+//
 // [Meter.Close] spools what is buffered and waits for every sink. If its context ends first,
 // undelivered events stay in the spool for the next start and the error says how many.
 // Register it as a shutdown hook (observe's OnShutdown) so SIGTERM drains the meter.

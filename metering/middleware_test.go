@@ -169,3 +169,18 @@ func TestAccumulatorNilSafe(t *testing.T) {
 	var a *metering.Accumulator
 	assert.Nil(t, a.Units())
 }
+
+func TestAnonymousIdempotencyKeysAreNotShared(t *testing.T) {
+	t.Parallel()
+	c := newCollector()
+	m := newMeter(t, metering.Config{Sink: c})
+	_, api := humatest.New(t)
+	api.UseMiddleware(m.Huma(api))
+	huma.Register(api, huma.Operation{OperationID: "ping", Method: http.MethodPost, Path: "/ping"},
+		func(ctx context.Context, _ *struct{}) (*out, error) { return &out{}, nil })
+	for range 2 {
+		require.Equal(t, http.StatusOK, api.Post("/ping", "Idempotency-Key: same").Code)
+	}
+	closeMeter(t, m)
+	assert.Equal(t, 2, c.count(), "without a consumer a key cannot identify a repeat")
+}

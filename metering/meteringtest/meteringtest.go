@@ -1,5 +1,8 @@
 // Package meteringtest is the conformance kit for metering.Sink and metering.UsageReader
-// implementations. Run it from a backend's tests against the real service:
+// implementations: RunSink (durability of every field, deduplication, large and concurrent
+// batches, cancellation), RunUsage (sums per window) and RunCrash (SIGKILL mid-flush, then
+// exactly-once delivery after a restart). Run it from a backend's tests against the real
+// service:
 //
 //	func TestSink(t *testing.T) {
 //		meteringtest.RunSink(t, func(t *testing.T) meteringtest.Target {
