@@ -101,14 +101,31 @@ func NewID(t time.Time) ID {
 	return id
 }
 
-// newIDs fills ids with UUIDv7 values for t using one read from crypto/rand.
-func newIDs(ids []ID, t time.Time) {
-	buf := make([]byte, 10*len(ids))
-	_, _ = rand.Read(buf)
-	for i := range ids {
-		copy(ids[i][6:], buf[i*10:])
-		stampV7(&ids[i], t)
+// fillRandomIDs gives every event in events with a zero ID a UUIDv7 for its time, using
+// one read from crypto/rand into scratch (grown as needed and returned for reuse).
+func fillRandomIDs(events []Event, scratch []byte) []byte {
+	n := 0
+	for i := range events {
+		if events[i].ID.IsZero() {
+			n++
+		}
 	}
+	if n == 0 {
+		return scratch
+	}
+	if cap(scratch) < 10*n {
+		scratch = make([]byte, 10*n)
+	}
+	buf := scratch[:10*n]
+	_, _ = rand.Read(buf)
+	for i := range events {
+		if events[i].ID.IsZero() {
+			copy(events[i].ID[6:], buf[:10])
+			buf = buf[10:]
+			stampV7(&events[i].ID, events[i].Time)
+		}
+	}
+	return scratch
 }
 
 func stampV7(id *ID, t time.Time) {

@@ -196,7 +196,7 @@ func (l *lane) run(abort context.Context, drain <-chan struct{}) {
 			m.log.Error("metering: acknowledging spool", slog.String("sink", l.name), slog.Any("err", err))
 		}
 		m.metrics.delivered(l.name, len(events))
-		if m.cfg.Dir == "" {
+		if m.backlogged.Load() {
 			// Without a spool the flusher may be holding events back for room in this
 			// queue; there is room now.
 			m.kick()

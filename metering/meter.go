@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -126,6 +127,11 @@ type Meter struct {
 	flushMu sync.Mutex // serialises moving events from buf (or a spill) into the lanes
 	spare   []Event    // the buffer swapped in at the next flush
 	recent  *idWindow
+	// idScratch is the flusher's buffer for random id bytes.
+	idScratch []byte
+	// backlogged says the last flush found no room in a memory lane; the lane kicks the
+	// flusher when it frees some.
+	backlogged atomic.Bool
 
 	lanes     []*lane
 	stop      chan struct{}
@@ -380,15 +386,17 @@ func (m *Meter) flush() error {
 	if m.memoryBacklog() {
 		// Without a spool the sinks' queues are bounded: leave events in buf (Record then
 		// reports ErrQueueFull) until a lane catches up and kicks the flusher.
+		m.backlogged.Store(true)
 		return nil
 	}
+	m.backlogged.Store(false)
 	m.mu.Lock()
 	batch := m.buf
 	m.buf = m.spare[:0]
 	m.signalled = false
 	m.mu.Unlock()
 	err := m.deliverToLanes(batch)
-	clear(batch)
+	clear(batch) // release the events' strings and maps
 	m.spare = batch[:0]
 	return err
 }
@@ -410,15 +418,14 @@ func (m *Meter) memoryBacklog() bool {
 }
 
 // deliverToLanes completes the events in place and appends them to every lane. Called with
-// flushMu held; batch is the flusher's own buffer, so it is modified and compacted freely.
+// flushMu held; batch is the flusher's own buffer (or a fresh slice), so it is modified and
+// compacted freely.
 func (m *Meter) deliverToLanes(batch []Event) error {
 	now := m.cfg.Now()
-	w, fresh := 0, 0
+	w := 0
 	for i := range batch {
 		ev := &batch[i]
-		if ev.ID.IsZero() {
-			fresh++
-		} else if ev.ID.Derived() && m.recent.seen(ev.ID, now) {
+		if ev.ID.Derived() && m.recent.seen(ev.ID, now) {
 			m.metrics.deduplicated(1)
 			continue
 		}
@@ -436,18 +443,7 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 	}
 	clear(batch[w:])
 	events := batch[:w]
-	if fresh > 0 {
-		ids := make([]ID, fresh)
-		newIDs(ids, now)
-		j := 0
-		for i := range events {
-			if events[i].ID.IsZero() {
-				stampV7(&ids[j], events[i].Time)
-				events[i].ID = ids[j]
-				j++
-			}
-		}
-	}
+	m.idScratch = fillRandomIDs(events, m.idScratch)
 	if len(events) == 0 {
 		return nil
 	}
