@@ -134,3 +134,21 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestBatchIDsAreUnique(t *testing.T) {
+	evs := make([]Event, 10000)
+	now := time.Now()
+	for i := range evs {
+		evs[i].Time = now
+	}
+	evs[5].ID = DeriveID("s", "c", "o", "k")
+	fillRandomIDs(evs)
+	seen := map[ID]bool{}
+	for _, e := range evs {
+		assert.Equal(t, byte(0x80), e.ID[8]&0xc0, "RFC 9562 variant")
+		assert.False(t, seen[e.ID])
+		seen[e.ID] = true
+	}
+	assert.Equal(t, DeriveID("s", "c", "o", "k"), evs[5].ID, "a set id is kept")
+	assert.Equal(t, byte(7), evs[0].ID[6]>>4)
+}

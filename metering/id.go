@@ -101,31 +101,29 @@ func NewID(t time.Time) ID {
 	return id
 }
 
-// fillRandomIDs gives every event in events with a zero ID a UUIDv7 for its time, using
-// one read from crypto/rand into scratch (grown as needed and returned for reuse).
-func fillRandomIDs(events []Event, scratch []byte) []byte {
-	n := 0
+// fillRandomIDs gives every event in events with a zero ID a UUIDv7 for its time. One read
+// from crypto/rand seeds the batch: the 62-bit rand_b field starts at a random value and
+// counts up per event (RFC 9562 section 6.2, method 2), so ids within a batch never collide
+// and ids across batches and processes collide with negligible probability, for the price
+// of one random read per batch instead of one per event.
+func fillRandomIDs(events []Event) {
+	var seed [10]byte
+	seeded := false
+	var k uint64
 	for i := range events {
-		if events[i].ID.IsZero() {
-			n++
+		id := &events[i].ID
+		if !id.IsZero() {
+			continue
 		}
-	}
-	if n == 0 {
-		return scratch
-	}
-	if cap(scratch) < 10*n {
-		scratch = make([]byte, 10*n)
-	}
-	buf := scratch[:10*n]
-	_, _ = rand.Read(buf)
-	for i := range events {
-		if events[i].ID.IsZero() {
-			copy(events[i].ID[6:], buf[:10])
-			buf = buf[10:]
-			stampV7(&events[i].ID, events[i].Time)
+		if !seeded {
+			_, _ = rand.Read(seed[:])
+			seeded = true
 		}
+		id[6], id[7] = seed[0], seed[1]
+		binary.BigEndian.PutUint64(id[8:], binary.BigEndian.Uint64(seed[2:])+k)
+		k++
+		stampV7(id, events[i].Time)
 	}
-	return scratch
 }
 
 func stampV7(id *ID, t time.Time) {

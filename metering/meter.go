@@ -127,8 +127,6 @@ type Meter struct {
 	flushMu sync.Mutex // serialises moving events from buf (or a spill) into the lanes
 	spare   []Event    // the buffer swapped in at the next flush
 	recent  *idWindow
-	// idScratch is the flusher's buffer for random id bytes.
-	idScratch []byte
 	// backlogged says the last flush found no room in a memory lane; the lane kicks the
 	// flusher when it frees some.
 	backlogged atomic.Bool
@@ -443,7 +441,7 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 	}
 	clear(batch[w:])
 	events := batch[:w]
-	m.idScratch = fillRandomIDs(events, m.idScratch)
+	fillRandomIDs(events)
 	if len(events) == 0 {
 		return nil
 	}
