@@ -77,3 +77,14 @@ func TestNewValidates(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+func TestUnusualMeterNames(t *testing.T) {
+	s := newSink(t, pool(t))
+	evs := meteringtest.Events(1, "acme", time.Now())
+	evs[0].Units = map[string]int64{`we"ird\name`: 2, "ünïcode": 3, "plain": -1}
+	require.NoError(t, s.Write(context.Background(), evs))
+	got, err := s.Events(context.Background(), "acme")
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, evs[0].Units, got[0].Units)
+}
