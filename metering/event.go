@@ -86,28 +86,9 @@ type wireData struct {
 	IdempotencyKey string           `json:"idempotency_key,omitempty"`
 }
 
-func (e *Event) wire() wireEvent {
-	w := wireEvent{
-		SpecVersion: specVersion, ID: e.ID.String(), Source: e.Source, Type: e.Type,
-		Subject: e.Consumer, Time: e.Time.UTC(), DataContentType: "application/json",
-		Data: wireData{
-			Operation: e.Operation, Consumer: e.Consumer, KeyID: e.KeyID, Plan: e.Plan,
-			Status: e.Status, LatencyNS: int64(e.Latency), RequestBytes: e.RequestBytes,
-			ResponseBytes: e.ResponseBytes, Units: e.Units, IdempotencyKey: e.IdempotencyKey,
-		},
-	}
-	if e.TraceID.IsValid() {
-		w.Data.TraceID = e.TraceID.String()
-	}
-	if e.SpanID.IsValid() {
-		w.Data.SpanID = e.SpanID.String()
-	}
-	return w
-}
-
 // MarshalJSON encodes e as a CloudEvents 1.0 structured-mode JSON event.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(e.wire())
+	return e.AppendJSON(make([]byte, 0, 512))
 }
 
 // UnmarshalJSON decodes a CloudEvents event produced by MarshalJSON; see DecodeEvent.
@@ -227,11 +208,18 @@ func DecodeBatch(b []byte) ([]Event, error) {
 
 // EncodeBatch encodes events as a JSON array of CloudEvents.
 func EncodeBatch(events []Event) ([]byte, error) {
-	ws := make([]wireEvent, len(events))
+	b := make([]byte, 0, 512*len(events)+2)
+	b = append(b, '[')
 	for i := range events {
-		ws[i] = events[i].wire()
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = events[i].AppendJSON(b); err != nil {
+			return nil, err
+		}
 	}
-	return json.Marshal(ws)
+	return append(b, ']'), nil
 }
 
 // Billable reports whether the event carries any non-zero units.

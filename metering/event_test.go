@@ -1,6 +1,7 @@
 package metering
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -103,6 +104,71 @@ func TestIDs(t *testing.T) {
 	}
 }
 
+// wire is the encoding/json form of e, the reference AppendJSON must match.
+func (e *Event) wire() wireEvent {
+	w := wireEvent{
+		SpecVersion: specVersion, ID: e.ID.String(), Source: e.Source, Type: e.Type,
+		Subject: e.Consumer, Time: e.Time.UTC(), DataContentType: "application/json",
+		Data: wireData{
+			Operation: e.Operation, Consumer: e.Consumer, KeyID: e.KeyID, Plan: e.Plan,
+			Status: e.Status, LatencyNS: int64(e.Latency), RequestBytes: e.RequestBytes,
+			ResponseBytes: e.ResponseBytes, Units: e.Units, IdempotencyKey: e.IdempotencyKey,
+		},
+	}
+	if e.TraceID.IsValid() {
+		w.Data.TraceID = e.TraceID.String()
+	}
+	if e.SpanID.IsValid() {
+		w.Data.SpanID = e.SpanID.String()
+	}
+	return w
+}
+
+func referenceJSON(t testing.TB, e Event) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e.wire()); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	cases := map[string]Event{
+		"full":  sampleEvent(),
+		"empty": {ID: NewID(time.Unix(0, 0)), Source: "s", Type: "t", Time: time.Unix(0, 0)},
+		"escapes": {ID: NewID(time.Now()), Source: "<&>", Type: "t\"\\", Time: time.Now(),
+			Consumer: "a\nb\x01\u2028\u2029\xff", Plan: "ünï", Units: map[string]int64{"z": 1, "a": -2, "m\"": 3}},
+	}
+	for name, e := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := e.MarshalJSON()
+			require.NoError(t, err)
+			assert.Equal(t, string(referenceJSON(t, e)), string(got))
+		})
+	}
+	_, err := (&Event{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}).AppendJSON(nil)
+	assert.Error(t, err)
+}
+
+func BenchmarkMarshalJSON(b *testing.B) {
+	e := sampleEvent()
+	b.Run("AppendJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 1024)
+		for b.Loop() {
+			buf, _ = e.AppendJSON(buf[:0])
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = json.Marshal(e.wire())
+		}
+	})
+}
+
 func FuzzDecodeEvent(f *testing.F) {
 	b, _ := json.Marshal(sampleEvent())
 	f.Add(b)
@@ -115,10 +181,13 @@ func FuzzDecodeEvent(f *testing.F) {
 			return
 		}
 		// Whatever decodes must survive a round trip unchanged, so the spool and every sink
-		// reproduce it exactly.
-		out, err := json.Marshal(e)
+		// reproduce it exactly, and the hand-written encoder must agree with encoding/json.
+		out, err := e.MarshalJSON() // not json.Marshal, which would HTML-escape the result
 		if err != nil {
 			t.Fatalf("marshal decoded event: %v", err)
+		}
+		if ref := referenceJSON(t, e); !bytes.Equal(ref, out) {
+			t.Fatalf("AppendJSON differs from encoding/json:\n%s\n%s", out, ref)
 		}
 		again, err := DecodeEvent(out)
 		if err != nil {
