@@ -141,6 +141,8 @@ type lane struct {
 	q    queue
 	wake chan struct{}
 	m    *Meter
+	// stash holds encoded events the spool refused, under Meter.flushMu.
+	stash [][]byte
 }
 
 func (l *lane) notify() {

@@ -1,6 +1,7 @@
 package metering
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -130,6 +131,9 @@ type Meter struct {
 	// backlogged says the last flush found no room in a memory lane; the lane kicks the
 	// flusher when it frees some.
 	backlogged atomic.Bool
+	// spoolFailing says a spool refused the last write; spilling is pointless until it
+	// recovers.
+	spoolFailing atomic.Bool
 
 	lanes     []*lane
 	stop      chan struct{}
@@ -314,9 +318,9 @@ func (m *Meter) Record(ctx context.Context, ev Event) error {
 
 // overflow handles an event that found the queue full.
 func (m *Meter) overflow(ev Event) error {
-	if m.cfg.Overflow == OverflowSpill && m.cfg.Dir != "" {
+	if m.cfg.Overflow == OverflowSpill && m.cfg.Dir != "" && !m.spoolFailing.Load() {
 		m.flushMu.Lock()
-		err := m.deliverToLanes([]Event{ev}) // a fresh slice: deliverToLanes rewrites it (Dir mode only)
+		err := m.deliverToLanes([]Event{ev}) // a fresh slice: deliverToLanes rewrites it
 		m.flushMu.Unlock()
 		if err == nil {
 			m.metrics.spilled(1)
@@ -335,8 +339,11 @@ func (m *Meter) Saturated() bool {
 	m.mu.Lock()
 	full := len(m.buf) >= m.cfg.QueueSize
 	m.mu.Unlock()
-	return full && (m.cfg.Overflow == OverflowReject || m.cfg.Dir == "")
+	return full && (m.cfg.Overflow == OverflowReject || m.cfg.Dir == "" || m.spoolFailing.Load())
 }
+
+// errSpoolStalled marks a flush that did nothing because a spool still refuses writes.
+var errSpoolStalled = errors.New("metering: spool stalled")
 
 func (m *Meter) kick() {
 	select {
@@ -359,7 +366,7 @@ func (m *Meter) flusher() {
 			}
 			return
 		}
-		if err := m.flush(); err != nil {
+		if err := m.flush(); err != nil && !errors.Is(err, errSpoolStalled) {
 			m.log.Error("metering: flush", slog.Any("err", err))
 		}
 	}
@@ -388,6 +395,12 @@ func (m *Meter) flush() error {
 		return nil
 	}
 	m.backlogged.Store(false)
+	if m.stashedEvents() > 0 {
+		if err := m.appendToLanes(nil, nil); err != nil {
+			// Leave buf alone until the spool takes the stash (logged when it began).
+			return fmt.Errorf("%w: %w", errSpoolStalled, err)
+		}
+	}
 	m.mu.Lock()
 	batch := m.buf
 	m.buf = m.spare[:0]
@@ -443,7 +456,7 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 	events := batch[:w]
 	fillRandomIDs(events)
 	if len(events) == 0 {
-		return nil
+		return m.appendToLanes(nil, nil) // retry any stash
 	}
 	var records [][]byte
 	if m.cfg.Dir != "" {
@@ -456,22 +469,70 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 			records[i] = b
 		}
 	}
+	return m.appendToLanes(events, records)
+}
+
+// appendToLanes appends to every lane. A spool that fails the write (a full or failing
+// disk) keeps the records in its lane's stash, retried before anything else on the next
+// flush; while a stash is held the flusher takes nothing new, so Record reports
+// ErrQueueFull once the queue fills: the caller is told rather than events lost. Called
+// with flushMu held.
+func (m *Meter) appendToLanes(events []Event, records [][]byte) error {
 	var firstErr error
+	failing := false
 	for _, l := range m.lanes {
-		if err := l.q.append(events, records); err != nil {
-			// The events stay recorded for the lanes that took them; this lane lost them.
-			m.metrics.dropped(l.name, len(events))
-			m.log.Error("metering: events lost: spool append failed", slog.String("sink", l.name),
-				slog.Int("events", len(events)), slog.Any("err", err))
-			if firstErr == nil {
-				firstErr = err
+		if m.cfg.Dir == "" {
+			if len(events) == 0 {
+				continue
 			}
+			if err := l.q.append(events, nil); err != nil {
+				m.metrics.dropped(l.name, len(events))
+				m.log.Error("metering: events lost", slog.String("sink", l.name),
+					slog.Int("events", len(events)), slog.Any("err", err))
+				firstErr = cmp.Or(firstErr, err)
+				continue
+			}
+			l.notify()
 			continue
 		}
+		recs := records
+		if len(l.stash) > 0 {
+			recs = append(l.stash[:len(l.stash):len(l.stash)], records...)
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		if err := l.q.append(nil, recs); err != nil {
+			if over := len(recs) - m.cfg.QueueSize; over > 0 {
+				m.metrics.dropped(l.name, over)
+				m.log.Error("metering: events lost: spool unwritable and memory stash full",
+					slog.String("sink", l.name), slog.Int("events", over), slog.Any("err", err))
+				recs = recs[:m.cfg.QueueSize]
+			}
+			if len(l.stash) == 0 {
+				m.log.Error("metering: spool write failed; holding events in memory and retrying",
+					slog.String("sink", l.name), slog.Int("events", len(recs)), slog.Any("err", err))
+			}
+			l.stash = recs
+			failing = true
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		l.stash = nil
 		l.notify()
 	}
+	m.spoolFailing.Store(failing)
 	m.metrics.queued(len(events))
 	return firstErr
+}
+
+// stashedEvents counts records held in lane stashes. Called with flushMu held.
+func (m *Meter) stashedEvents() int {
+	n := 0
+	for _, l := range m.lanes {
+		n += len(l.stash)
+	}
+	return n
 }
 
 // Close stops accepting events, spools everything recorded and waits until every sink has
@@ -489,6 +550,14 @@ func (m *Meter) close(ctx context.Context) error {
 	m.mu.Unlock()
 	close(m.stop)
 	m.flusherWG.Wait()
+	m.flushMu.Lock()
+	stashed := m.stashedEvents()
+	m.flushMu.Unlock()
+	if stashed > 0 {
+		m.mu.Lock()
+		stashed += len(m.buf) // never taken from the queue while the spool refused writes
+		m.mu.Unlock()
+	}
 	if m.cfg.Dir == "" {
 		// Memory lanes may have held some events back; keep flushing until buf is empty.
 		for {
@@ -515,6 +584,12 @@ func (m *Meter) close(ctx context.Context) error {
 		m.abort()
 		<-lanesDone
 		err = m.undelivered(ctx.Err())
+	}
+	if stashed > 0 {
+		for _, l := range m.lanes {
+			m.metrics.dropped(l.name, len(l.stash))
+		}
+		err = cmp.Or(err, fmt.Errorf("metering: %d events lost: the spool under %s could not be written", stashed, m.cfg.Dir))
 	}
 	m.abort()
 	_ = m.metrics.reg.Unregister()
