@@ -2,9 +2,11 @@ module github.com/tollgate-dev/tollgate/examples
 
 go 1.26.0
 
+replace github.com/tollgate-dev/tollgate/auth/pgkeystore => ../auth/pgkeystore
+
 replace github.com/tollgate-dev/tollgate => ../
 
-replace github.com/tollgate-dev/tollgate/auth/pgkeystore => ../auth/pgkeystore
+replace github.com/tollgate-dev/tollgate/metering/pgsink => ../metering/pgsink
 
 require (
 	github.com/danielgtaylor/huma/v2 v2.37.2
@@ -12,6 +14,7 @@ require (
 	github.com/stretchr/testify v1.12.1
 	github.com/tollgate-dev/tollgate v0.0.0
 	github.com/tollgate-dev/tollgate/auth/pgkeystore v0.0.0
+	github.com/tollgate-dev/tollgate/metering/pgsink v0.0.0
 )
 
 require (

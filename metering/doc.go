@@ -1,4 +1,96 @@
 // Package metering records a usage event for every call (who, what, when, units, status,
 // latency) without blocking the request and without losing events, and delivers them in
 // batches to pluggable durable sinks.
+//
+// # Quick start
+//
+//	meter, err := metering.New(metering.Config{Dir: "/var/lib/delivery/metering"})
+//	if err != nil { ... }
+//	defer meter.Close(context.WithoutCancel(ctx)) // drains every event to every sink
+//
+//	api.UseMiddleware(authn.Huma(api), meter.Huma(api), limits.Huma(api))
+//	huma.Register(api, huma.Operation{..., Metadata: ...}, create) // see Units
+//
+// With no Sink the Meter stores events in a local [Store] under Dir and answers usage
+// queries through [Meter.Usage]. Production services add [Config.Sinks]: PostgreSQL
+// (metering/pgsink), NATS JetStream (metering/natssink), an HTTP CloudEvents receiver such
+// as OpenMeter ([HTTPSink]), OpenTelemetry counters ([MetricsSink]) or a log ([LogSink]).
+//
+// # Events
+//
+// An [Event] encodes as a CloudEvents 1.0 JSON event: the consumer is the subject, and
+// "data" carries the operation, key id, plan, status, latency, body sizes, units per meter,
+// trace and span ids and the Idempotency-Key. Every event has an [ID] that stays the same
+// through retries and replays, so every sink deduplicates on it. [DecodeEvent] is the
+// bounded parser for events read back from disk, a queue or the network.
+//
+// # Recording
+//
+// [Meter.Record] appends to a mutex-guarded in-memory buffer and returns; it costs little
+// more than a mutex-guarded slice append (BenchmarkRecord compares the two), allocates
+// nothing, and wakes the flusher once per batch rather than once per event. The flusher moves each batch to the sinks' spools (or, without Dir, to
+// bounded memory queues), and one goroutine per sink delivers from there, retrying with
+// jittered backoff until the sink says the events are durable.
+//
+// The middleware records one event per request, rejected requests included (a 429 from a
+// rate limiter after it, a validation 422), so usage and abuse are both visible. Handlers add
+// units with [FromContext]:
+//
+//	metering.FromContext(ctx).Add("sms", 1)
+//
+// An operation's own units come from the [Units] operation modifier, which also documents
+// them in the OpenAPI document as the x-tollgate-meter extension. Declared units count only
+// for successful calls (status below 400); units a handler added always count, because the
+// work was done.
+//
+// # Durability
+//
+// With Dir set, events go to an append-only spool per sink: length- and CRC-framed records
+// in segment files, fsynced per batch ([SyncBatch], the default) or left to the OS
+// ([SyncNone]). A restart replays whatever the sinks had not acknowledged; acknowledged
+// segments are deleted. A crash can only tear the last record, which the next start cuts
+// off. An event is crash-safe once spooled: within [Config.FlushInterval] of Record, or when
+// [Meter.Flush] returns. A sink that is down only grows its spool; other sinks carry on.
+//
+// When the memory queue is full, [OverflowSpill] writes the event straight to the spool and
+// [OverflowReject] refuses billable operations with 503 before they run, so work is never
+// done unmetered. Nothing is dropped silently: the tollgate.metering.events.* counters and
+// the tollgate.metering.lag gauge (per sink) report queued, spilled, rejected, delivered and
+// dropped events through the configured OpenTelemetry MeterProvider.
+//
+// [Meter.Sync] waits until the sinks hold everything recorded so far, for a "your usage"
+// endpoint that must count the caller's last call.
+//
+// [Meter.Close] spools what is buffered and waits for every sink. If its context ends first,
+// undelivered events stay in the spool for the next start and the error says how many.
+// Register it as a shutdown hook (observe's OnShutdown) so SIGTERM drains the meter.
+//
+// # Idempotency
+//
+// A successful request with an Idempotency-Key gets an id derived from the source, consumer,
+// operation and key ([DeriveID]). Repeats inside [Config.IdempotencyWindow] are dropped in
+// process; later ones, and repeats across replicas, carry the same id and are deduplicated
+// by the sink. A failed attempt keeps a random id so it cannot hide the retry that succeeds.
+//
+// # Usage
+//
+// [UsageReader] sums units per consumer, meter and window ([Hour], [Day], [Month], UTC).
+// [Store] implements it in process; metering/pgsink implements it in PostgreSQL. A query
+// always names its consumer, so an endpoint that serves "my usage" cannot leak another's.
+//
+// # Huma
+//
+// [Meter.Huma] reads the operation from huma.Context and writes errors with huma.WriteErr,
+// so the service's error model applies. Place it after authentication (the event carries
+// the principal's consumer, key and plan) and before rate limiting (a 429 is metered).
+//
+// # net/http
+//
+// [Meter.Handler] does the same for any http.Handler; the operation is the http.ServeMux
+// pattern. It cannot see per-operation units, so handlers add them through the accumulator.
+//
+// # Sinks
+//
+// A [Sink] returns nil from Write only once the events are durable, and stores each event id
+// once. The conformance kit metering/meteringtest checks both against a real backend.
 package metering

@@ -12,6 +12,8 @@
 //	SHUTDOWN_DRAIN_DELAY  how long to keep serving after SIGTERM with /readyz at 503 (5s)
 //	DATA_DIR, DATABASE_URL, TOLLGATE_KEY_SECRET, OIDC_ISSUER, OIDC_AUDIENCE: see auth.go
 //	PAYMENTS_URL, SMS_URL, SANDBOX_FAIL  upstream providers (see upstreams.go)
+//	DATA_DIR also holds the usage spool and the local usage store; with DATABASE_URL usage
+//	events go to PostgreSQL (see metering.go)
 //
 // It serves the API under /v1, its OpenAPI description at /openapi.json, documentation at
 // /docs, probes at /livez and /readyz and Prometheus metrics at /metrics, logs JSON lines
@@ -92,8 +94,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	// ratelimit (keyed by identity).
 	middlewares := huma.Middlewares{obs.Huma(api), authn.Huma(api)}
 	api.UseMiddleware(middlewares...)
-	// Flush hooks run after the last request finished and before telemetry is flushed,
-	// for example obs.OnShutdown(meter.Close).
 
 	svc := &deliveries.Service{Store: deliveries.NewStore(nil), Owner: ownerOf}
 	up, err := startUpstreams(getenv, obs.Logger(), func(c *clients.Config) {
@@ -105,7 +105,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	defer up.Close()
 	svc.Payments, svc.SMS = up.Payments, up.SMS
 	v1 := huma.NewGroup(api, "/v1")
-	deliveries.Register(v1, svc, authPolicy())
+	policy := authPolicy()
+	closeMetering, err := setupMetering(ctx, getenv, obs.Logger(), api, v1, svc, policy.Read)
+	if err != nil {
+		return err
+	}
+	obs.OnShutdown(closeMetering) // drains every usage event after the last request
+	deliveries.Register(v1, svc, policy)
 
 	srv := &http.Server{Addr: net.JoinHostPort("", cfg.Port), Handler: obs.Handler(mux)}
 	return obs.Serve(ctx, srv)

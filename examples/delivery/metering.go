@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tollgate-dev/tollgate/auth"
+	"github.com/tollgate-dev/tollgate/examples/delivery/deliveries"
+	"github.com/tollgate-dev/tollgate/metering"
+	"github.com/tollgate-dev/tollgate/metering/pgsink"
+)
+
+// Metering in the example:
+//
+//   - every /v1 operation is metered, one event per call, rejected calls included;
+//   - successful calls count one "requests" unit, createDelivery one "deliveries" unit;
+//   - every text sent to a recipient counts one "sms" unit;
+//   - GET /v1/me/usage shows the caller's own usage for the current day and month.
+//
+// Events are spooled under $DATA_DIR/metering (default ./data) and survive restarts. With
+// DATABASE_URL set they go to PostgreSQL (pgsink) and usage is summed there; otherwise a
+// local store under the same directory keeps and sums them.
+
+// setupMetering builds the meter, adds its middleware to api, meters the operations of v1
+// registered after it, counts the texts svc sends, and registers GET /v1/me/usage with the
+// read policy the other operations get. The returned function drains the meter and closes
+// what it opened; run it at shutdown.
+func setupMetering(ctx context.Context, getenv func(string) string, logger *slog.Logger,
+	api huma.API, v1 *huma.Group, svc *deliveries.Service, readPolicy []func(*huma.Operation)) (func(context.Context) error, error) {
+	dataDir := getenv("DATA_DIR")
+	if dataDir == "" {
+		dataDir = "data"
+	}
+	cfg := metering.Config{Dir: filepath.Join(dataDir, "metering"), Source: "//delivery.example", Logger: logger}
+	var usage metering.UsageReader
+	closePool := func() {}
+	if dsn := getenv("DATABASE_URL"); dsn != "" {
+		pool, err := pgxpool.New(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("metering: %w", err)
+		}
+		sink, err := pgsink.New(pgsink.Config{Pool: pool})
+		if err == nil {
+			err = sink.Migrate(ctx)
+		}
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		cfg.Sink, usage, closePool = sink, sink, pool.Close
+	}
+	meter, err := metering.New(cfg)
+	if err != nil {
+		closePool()
+		return nil, err
+	}
+	if usage == nil {
+		usage = meter.Usage() // the local store under DATA_DIR
+	}
+	// After authentication (the event needs the caller), before rate limiting (a 429 is
+	// metered too).
+	api.UseMiddleware(meter.Huma(api))
+	v1.UseSimpleModifier(metering.Units("requests", 1))
+	v1.UseSimpleModifier(func(op *huma.Operation) {
+		if op.OperationID == "createDelivery" {
+			metering.Units("deliveries", 1)(op)
+		}
+	})
+	if svc.SMS != nil {
+		svc.SMS = meteredSMS{svc.SMS}
+	}
+	registerUsage(v1, meter, usage, readPolicy)
+	return func(ctx context.Context) error {
+		defer closePool()
+		return meter.Close(ctx)
+	}, nil
+}
+
+// meteredSMS counts every text that was sent.
+type meteredSMS struct{ deliveries.Notifier }
+
+func (m meteredSMS) NotifyRecipient(ctx context.Context, phone, text string) error {
+	if err := m.Notifier.NotifyRecipient(ctx, phone, text); err != nil {
+		return err
+	}
+	metering.FromContext(ctx).Add("sms", 1)
+	return nil
+}
+
+// UsagePeriod is the usage of one period.
+type UsagePeriod struct {
+	Start time.Time        `json:"start" doc:"Start of the period (UTC)"`
+	Usage map[string]int64 `json:"usage" doc:"Units per meter" example:"{\"deliveries\":12,\"requests\":40,\"sms\":12}"`
+}
+
+type usageOutput struct {
+	Body struct {
+		Consumer string      `json:"consumer"`
+		Day      UsagePeriod `json:"day" doc:"Usage today (UTC)"`
+		Month    UsagePeriod `json:"month" doc:"Usage this calendar month (UTC)"`
+	}
+}
+
+func registerUsage(api huma.API, meter *metering.Meter, usage metering.UsageReader, readPolicy []func(*huma.Operation)) {
+	op := huma.Operation{
+		OperationID: "getMyUsage",
+		Method:      http.MethodGet,
+		Path:        "/me/usage",
+		Summary:     "Get your usage",
+		Description: "Units consumed by the calling account per meter, today and this month. " +
+			"Includes every call made before this one.",
+		Tags: []string{"Usage"},
+	}
+	for _, m := range readPolicy {
+		m(&op)
+	}
+	huma.Register(api, op, func(ctx context.Context, _ *struct{}) (*usageOutput, error) {
+		p := auth.FromContext(ctx)
+		if p == nil || p.Consumer == "" {
+			return nil, huma.Error401Unauthorized("authentication required")
+		}
+		// Read your own writes: wait (briefly) until the calls made so far are stored.
+		syncCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := meter.Sync(syncCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
+		now := time.Now()
+		out := &usageOutput{}
+		out.Body.Consumer = p.Consumer
+		for _, period := range []struct {
+			w   metering.Window
+			dst *UsagePeriod
+		}{{metering.Day, &out.Body.Day}, {metering.Month, &out.Body.Month}} {
+			start := period.w.Start(now)
+			rows, err := usage.Usage(ctx, metering.UsageQuery{Consumer: p.Consumer, Window: period.w, From: start})
+			if err != nil {
+				return nil, huma.Error503ServiceUnavailable("usage is unavailable", err)
+			}
+			*period.dst = UsagePeriod{Start: start, Usage: metering.Total(rows)}
+		}
+		return out, nil
+	})
+}

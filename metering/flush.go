@@ -1,0 +1,203 @@
+package metering
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// errSpoolStalled marks a flush that did nothing because a spool still refuses writes.
+var errSpoolStalled = errors.New("metering: spool stalled")
+
+func (m *Meter) kick() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Meter) flusher() {
+	defer m.flusherWG.Done()
+	t := time.NewTicker(m.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.wake:
+		case <-t.C:
+		case <-m.stop:
+			if err := m.flush(); err != nil {
+				m.log.Error("metering: final flush", slog.Any("err", err))
+			}
+			return
+		}
+		if err := m.flush(); err != nil && !errors.Is(err, errSpoolStalled) {
+			m.log.Error("metering: flush", slog.Any("err", err))
+		}
+	}
+}
+
+// Flush moves every event recorded so far to the spool (or, without a Dir, to the sinks'
+// memory queues) and returns once they are written there. It does not wait for the sinks.
+func (m *Meter) Flush(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- m.flush() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Meter) flush() error {
+	m.flushMu.Lock()
+	defer m.flushMu.Unlock()
+	if m.memoryBacklog() {
+		// Without a spool the sinks' queues are bounded: leave events in buf (Record then
+		// reports ErrQueueFull) until a lane catches up and kicks the flusher.
+		m.backlogged.Store(true)
+		return nil
+	}
+	m.backlogged.Store(false)
+	if m.stashedEvents() > 0 {
+		if err := m.appendToLanes(nil, nil); err != nil {
+			// Leave buf alone until the spool takes the stash (logged when it began).
+			return fmt.Errorf("%w: %w", errSpoolStalled, err)
+		}
+	}
+	m.mu.Lock()
+	batch := m.buf
+	m.buf = m.spare[:0]
+	m.signalled = false
+	m.mu.Unlock()
+	err := m.deliverToLanes(batch)
+	clear(batch) // release the events' strings and maps
+	m.spare = batch[:0]
+	return err
+}
+
+// memoryBacklog reports whether a memory lane lacks room for everything in buf.
+func (m *Meter) memoryBacklog() bool {
+	if m.cfg.Dir != "" {
+		return false
+	}
+	m.mu.Lock()
+	n := len(m.buf)
+	m.mu.Unlock()
+	for _, l := range m.lanes {
+		if l.q.(*memQueue).free() < n {
+			return true
+		}
+	}
+	return false
+}
+
+// deliverToLanes completes the events in place and appends them to every lane. Called with
+// flushMu held; batch is the flusher's own buffer (or a fresh slice), so it is modified and
+// compacted freely.
+func (m *Meter) deliverToLanes(batch []Event) error {
+	now := m.cfg.Now()
+	w := 0
+	for i := range batch {
+		ev := &batch[i]
+		if ev.ID.Derived() && m.recent.seen(ev.ID, now) {
+			m.metrics.deduplicated(1)
+			continue
+		}
+		if ev.Source == "" {
+			ev.Source = m.cfg.Source
+		}
+		if ev.Type == "" {
+			ev.Type = DefaultType
+		}
+		ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
+		if w != i {
+			batch[w] = *ev
+		}
+		w++
+	}
+	clear(batch[w:])
+	events := batch[:w]
+	fillRandomIDs(events)
+	if len(events) == 0 {
+		return m.appendToLanes(nil, nil) // retry any stash
+	}
+	var records [][]byte
+	if m.cfg.Dir != "" {
+		records = make([][]byte, len(events))
+		for i := range events {
+			b, err := events[i].MarshalJSON()
+			if err != nil {
+				return err
+			}
+			records[i] = b
+		}
+	}
+	return m.appendToLanes(events, records)
+}
+
+// appendToLanes appends to every lane. A spool that fails the write (a full or failing
+// disk) keeps the records in its lane's stash, retried before anything else on the next
+// flush; while a stash is held the flusher takes nothing new, so Record reports
+// ErrQueueFull once the queue fills: the caller is told rather than events lost. Called
+// with flushMu held.
+func (m *Meter) appendToLanes(events []Event, records [][]byte) error {
+	var firstErr error
+	failing := false
+	for _, l := range m.lanes {
+		if m.cfg.Dir == "" {
+			if len(events) == 0 {
+				continue
+			}
+			if err := l.q.append(events, nil); err != nil {
+				m.metrics.dropped(l.name, len(events))
+				m.log.Error("metering: events lost", slog.String("sink", l.name),
+					slog.Int("events", len(events)), slog.Any("err", err))
+				firstErr = cmp.Or(firstErr, err)
+				continue
+			}
+			l.notify()
+			continue
+		}
+		recs := records
+		if len(l.stash) > 0 {
+			recs = append(l.stash[:len(l.stash):len(l.stash)], records...)
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		if err := l.q.append(nil, recs); err != nil {
+			if over := len(recs) - m.cfg.QueueSize; over > 0 {
+				m.metrics.dropped(l.name, over)
+				m.log.Error("metering: events lost: spool unwritable and memory stash full",
+					slog.String("sink", l.name), slog.Int("events", over), slog.Any("err", err))
+				recs = recs[:m.cfg.QueueSize]
+			}
+			if len(l.stash) == 0 {
+				m.log.Error("metering: spool write failed; holding events in memory and retrying",
+					slog.String("sink", l.name), slog.Int("events", len(recs)), slog.Any("err", err))
+			}
+			l.stash = recs
+			failing = true
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		l.stash = nil
+		l.notify()
+	}
+	m.spoolFailing.Store(failing)
+	m.metrics.queued(len(events))
+	return firstErr
+}
+
+// stashedEvents counts records held in lane stashes. Called with flushMu held.
+func (m *Meter) stashedEvents() int {
+	n := 0
+	for _, l := range m.lanes {
+		n += len(l.stash)
+	}
+	return n
+}
