@@ -47,26 +47,26 @@ type Config struct {
 // Limiter decides whether requests may proceed. Take is the decision for one key;
 // Handler and Huma apply the configured and per-operation policies to HTTP requests.
 type Limiter struct {
-	store       Store
-	now         func() time.Time
-	loc         *time.Location
-	policies    []policy
-	ip          clientip.Resolver
-	legacy      bool
-	quotaStatus int
-	unavailable time.Duration
+	store           Store
+	now             func() time.Time
+	loc             *time.Location
+	policies        []policy
+	ip              clientip.Resolver
+	legacy          bool
+	quotaStatus     int
+	unavailableWait time.Duration
 }
 
 // New returns a Limiter, or an error when cfg is invalid.
 func New(cfg Config) (*Limiter, error) {
 	l := &Limiter{
-		store:       cfg.Store,
-		now:         cfg.Now,
-		loc:         cfg.Location,
-		ip:          clientip.Resolver{TrustedProxies: cfg.TrustedProxies, Header: cfg.ClientIPHeader},
-		legacy:      cfg.LegacyHeaders,
-		quotaStatus: cfg.QuotaStatus,
-		unavailable: cfg.UnavailableRetryAfter,
+		store:           cfg.Store,
+		now:             cfg.Now,
+		loc:             cfg.Location,
+		ip:              clientip.Resolver{TrustedProxies: cfg.TrustedProxies, Header: cfg.ClientIPHeader},
+		legacy:          cfg.LegacyHeaders,
+		quotaStatus:     cfg.QuotaStatus,
+		unavailableWait: cfg.UnavailableRetryAfter,
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -80,11 +80,11 @@ func New(cfg Config) (*Limiter, error) {
 	if l.quotaStatus < 400 || l.quotaStatus > 499 {
 		return nil, fmt.Errorf("ratelimit: QuotaStatus %d is not a 4xx status", cfg.QuotaStatus)
 	}
-	if l.unavailable < 0 {
+	if l.unavailableWait < 0 {
 		return nil, errors.New("ratelimit: UnavailableRetryAfter must not be negative")
 	}
-	if l.unavailable == 0 {
-		l.unavailable = time.Second
+	if l.unavailableWait == 0 {
+		l.unavailableWait = time.Second
 	}
 	for _, p := range cfg.TrustedProxies {
 		if !p.IsValid() {

@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -91,4 +92,4 @@ func TestMemoryStoreTakeAllocatesNothing(t *testing.T) {
 	assert.Zero(t, allocs)
 }
 
-func itoa(i int) string { return time.Duration(i).String() }
+func itoa(i int) string { return strconv.Itoa(i) }
