@@ -8,6 +8,7 @@
 // and reads its configuration from the environment:
 //
 //	PORT       listen port (8080)
+//	REDIS_URL  share rate limits between replicas through Redis (in process when unset)
 package main
 
 import (
@@ -58,6 +59,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 	mux := http.NewServeMux()
 	api := newAPI(mux)
+	limits, closeLimits, err := newLimits(getenv)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = closeLimits() }()
+	api.UseMiddleware(limits.Huma(api)) // last: after auth and metering
 	svc := &deliveries.Service{Store: deliveries.NewStore(nil)}
 	v1 := huma.NewGroup(api, "/v1")
 	deliveries.Register(v1, svc, deliveries.Policy{})

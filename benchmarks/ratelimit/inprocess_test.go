@@ -1,0 +1,130 @@
+package ratelimit
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/httprate"
+	"golang.org/x/time/rate"
+
+	"github.com/tollgate-dev/tollgate/ratelimit"
+)
+
+// The limits are high enough that every decision admits: the benchmarks measure the cost of
+// deciding, the same work for every peer.
+const perSecond = 1_000_000_000
+
+func keys(n int) []string {
+	ks := make([]string, n)
+	for i := range ks {
+		ks[i] = "consumer-" + strconv.Itoa(i)
+	}
+	return ks
+}
+
+// decider is one peer: decide(i) makes a decision for key i.
+type decider struct {
+	name string
+	make func(ks []string) func(i int) bool
+}
+
+var peers = []decider{
+	{"tollgate", func(ks []string) func(int) bool {
+		l, err := ratelimit.New(ratelimit.Config{})
+		if err != nil {
+			panic(err)
+		}
+		ctx, r := context.Background(), ratelimit.PerSecond(perSecond)
+		return func(i int) bool {
+			res, _ := l.Take(ctx, ks[i], r, 1)
+			return res.Allowed
+		}
+	}},
+	{"xtimerate", func(ks []string) func(int) bool {
+		var m sync.Map
+		return func(i int) bool {
+			v, ok := m.Load(ks[i])
+			if !ok {
+				v, _ = m.LoadOrStore(ks[i], rate.NewLimiter(perSecond, perSecond))
+			}
+			return v.(*rate.Limiter).Allow()
+		}
+	}},
+	{"httprate", func(ks []string) func(int) bool {
+		l := httprate.NewRateLimiter(perSecond, time.Second, httprate.WithResponseHeaders(httprate.ResponseHeaders{}))
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		return func(i int) bool { return !l.OnLimit(w, r, ks[i]) }
+	}},
+}
+
+func BenchmarkTake(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		ks := keys(n)
+		for _, p := range peers {
+			b.Run(p.name+"/keys="+strconv.Itoa(n)+"/serial", func(b *testing.B) {
+				decide := p.make(ks)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if !decide(i) {
+						b.Fatal("refused")
+					}
+					if i++; i == n {
+						i = 0
+					}
+				}
+			})
+			b.Run(p.name+"/keys="+strconv.Itoa(n)+"/parallel", func(b *testing.B) {
+				decide := p.make(ks)
+				var start atomic.Int64
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					i := int(start.Add(7919)) % n
+					for pb.Next() {
+						if !decide(i) {
+							b.Error("refused")
+							return
+						}
+						if i++; i == n {
+							i = 0
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestNoOverAdmission runs the three peers' contended case as a check: with 8 goroutines on
+// a few keys, tollgate admits exactly its limit.
+func TestNoOverAdmission(t *testing.T) {
+	l, err := ratelimit.New(ratelimit.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := keys(16)
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 400 {
+				res, err := l.Take(context.Background(), ks[(g+i)%len(ks)], ratelimit.PerHour(100), 1)
+				if err == nil && res.Allowed {
+					allowed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := allowed.Load(); got != 16*100 {
+		t.Fatalf("admitted %d, want exactly %d", got, 16*100)
+	}
+}
