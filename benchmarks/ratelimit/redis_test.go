@@ -35,6 +35,10 @@ func redisPeers(b *testing.B) (*redis.Client, []decider) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	hybrid, err := redisstore.New(redisstore.Config{Client: rdb, Prefix: prefix + "hybrid:", Timeout: time.Second, Lease: 100})
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	rr := redis_rate.NewLimiter(rdb)
 	return rdb, []decider{
@@ -45,6 +49,13 @@ func redisPeers(b *testing.B) (*redis.Client, []decider) {
 			r := ratelimit.PerSecond(perSecond)
 			return func(i int) bool {
 				res, err := store.Take(ctx, ks[i], r, 1)
+				return err == nil && res.Allowed
+			}
+		}},
+		{"tollgate_hybrid", func(ks []string) func(int) bool {
+			r := ratelimit.PerSecond(perSecond)
+			return func(i int) bool {
+				res, err := hybrid.Take(ctx, ks[i], r, 1)
 				return err == nil && res.Allowed
 			}
 		}},

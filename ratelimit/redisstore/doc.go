@@ -38,6 +38,16 @@
 // outcome "redis" or the name of the degraded mode, so dashboards and alerts see an outage
 // as it happens. When Redis answers again, decisions go back to it on the next call.
 //
+// # Hybrid mode
+//
+// With [Config.Lease] set, a replica takes that many units from Redis in one decision and
+// spends them locally, so most decisions make no round trip. Leased units are consumed in
+// Redis, so the replicas together never admit more than the rate; units leased and not
+// spent within [Config.LeaseTTL] are given up, so they may admit up to Replicas × Lease
+// fewer per LeaseTTL. When Redis has less than a lease left, decisions go to Redis one by
+// one until LeaseTTL has passed, so the last units of a budget are not stranded. Peeks
+// (n == 0) always ask Redis.
+//
 // Set ContextTimeoutEnabled on the go-redis client: the timeout then bounds the network
 // wait itself. Without it, go-redis waits for its ReadTimeout (3s by default), and the store
 // abandons the call after Timeout in a goroutine that lingers until go-redis gives up.

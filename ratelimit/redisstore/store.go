@@ -69,6 +69,14 @@ type Config struct {
 	RetryAfter time.Duration
 	// MeterProvider receives the store's metrics; nil means the global provider.
 	MeterProvider metric.MeterProvider
+	// Lease turns on the hybrid mode when positive: each process takes Lease units at a time
+	// from Redis and spends them locally, so most decisions cost no round trip. It never
+	// admits more than the rate; it may admit up to Replicas × Lease units fewer per LeaseTTL,
+	// because leased units not spent in time are given up. Keep Lease well below the burst
+	// (a tenth is a good start). Zero decides every request in Redis.
+	Lease int64
+	// LeaseTTL is how long a lease may be spent; zero means one second.
+	LeaseTTL time.Duration
 	// Now replaces the Redis server clock. Leave it nil in production: the server's TIME
 	// is what makes replicas with skewed clocks agree. Tests set it to drive the store
 	// through ratelimittest with a manual clock.
@@ -89,6 +97,7 @@ type Store struct {
 	now      func() time.Time
 	guard    bool
 	local    *ratelimit.MemoryStore
+	leases   *leases
 
 	decisions metric.Int64Counter
 	ok        metric.MeasurementOption
@@ -102,8 +111,8 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("redisstore: Client is required")
 	}
-	if cfg.Timeout < 0 || cfg.Replicas < 0 || cfg.RetryAfter < 0 {
-		return nil, errors.New("redisstore: Timeout, Replicas and RetryAfter must not be negative")
+	if cfg.Timeout < 0 || cfg.Replicas < 0 || cfg.RetryAfter < 0 || cfg.Lease < 0 || cfg.LeaseTTL < 0 {
+		return nil, errors.New("redisstore: Timeout, Replicas, RetryAfter, Lease and LeaseTTL must not be negative")
 	}
 	if cfg.OnError < FailClosed || cfg.OnError > LocalFallback {
 		return nil, fmt.Errorf("redisstore: unknown OnError mode %d", cfg.OnError)
@@ -127,6 +136,13 @@ func New(cfg Config) (*Store, error) {
 	}
 	if s.retry == 0 {
 		s.retry = time.Second
+	}
+	if cfg.Lease > 0 {
+		ttl := cfg.LeaseTTL
+		if ttl == 0 {
+			ttl = time.Second
+		}
+		s.leases = newLeases(cfg.Lease, ttl, cfg.Now)
 	}
 	if s.mode == LocalFallback {
 		local, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: cfg.Now})
@@ -175,6 +191,14 @@ func (s *Store) Take(ctx context.Context, key string, rate ratelimit.Rate, n int
 	if n < 0 {
 		return ratelimit.Result{}, errors.New("redisstore: cost must not be negative")
 	}
+	if s.leases != nil {
+		return s.hybridTake(ctx, key, rate, n)
+	}
+	return s.take(ctx, key, rate, n)
+}
+
+// take makes one decision in Redis, or in the degraded mode when Redis cannot.
+func (s *Store) take(ctx context.Context, key string, rate ratelimit.Rate, n int) (ratelimit.Result, error) {
 	dctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	v, err := s.eval(dctx, key, rate, n)
