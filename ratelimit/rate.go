@@ -117,7 +117,7 @@ func (r Rate) Validate() error {
 		return fmt.Errorf("%w: unknown calendar %d", errInvalidRate, r.Calendar)
 	case r.Calendar == Smooth && r.Window <= 0:
 		return fmt.Errorf("%w: window %v must be positive", errInvalidRate, r.Window)
-	case r.Calendar == Smooth && r.Interval() <= 0:
+	case r.Calendar == Smooth && r.Window < time.Duration(r.Quota):
 		return fmt.Errorf("%w: %d per %v is finer than a nanosecond", errInvalidRate, r.Quota, r.Window)
 	}
 	return nil

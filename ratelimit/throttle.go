@@ -21,6 +21,10 @@ func NewAuthThrottle(l *Limiter, rate Rate) *AuthThrottle {
 	return &AuthThrottle{l: l, rate: rate}
 }
 
+// The auth package declares the interface this type implements; once it does:
+//
+//	var _ auth.Throttle = (*AuthThrottle)(nil)
+
 const throttlePrefix = "auth-failures\x00"
 
 // Allow reports whether client may attempt to authenticate, and if not, how long it must

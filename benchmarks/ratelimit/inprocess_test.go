@@ -16,9 +16,13 @@ import (
 	"github.com/tollgate-dev/tollgate/ratelimit"
 )
 
-// The limits are high enough that every decision admits: the benchmarks measure the cost of
-// deciding, the same work for every peer.
-const perSecond = 1_000_000_000
+// The limits are high enough that every decision admits, and slow enough to refill that
+// every key keeps live state for the whole run: the benchmarks measure the cost of deciding
+// for active keys, the same work for every peer.
+const (
+	perHour = 1_000_000
+	burst   = 1_000_000_000
+)
 
 func keys(n int) []string {
 	ks := make([]string, n)
@@ -40,7 +44,7 @@ var peers = []decider{
 		if err != nil {
 			panic(err)
 		}
-		ctx, r := context.Background(), ratelimit.PerSecond(perSecond)
+		ctx, r := context.Background(), ratelimit.PerHour(perHour).WithBurst(burst)
 		return func(i int) bool {
 			res, _ := l.Take(ctx, ks[i], r, 1)
 			return res.Allowed
@@ -51,13 +55,13 @@ var peers = []decider{
 		return func(i int) bool {
 			v, ok := m.Load(ks[i])
 			if !ok {
-				v, _ = m.LoadOrStore(ks[i], rate.NewLimiter(perSecond, perSecond))
+				v, _ = m.LoadOrStore(ks[i], rate.NewLimiter(rate.Limit(perHour)/3600, burst))
 			}
 			return v.(*rate.Limiter).Allow()
 		}
 	}},
 	{"httprate", func(ks []string) func(int) bool {
-		l := httprate.NewRateLimiter(perSecond, time.Second, httprate.WithResponseHeaders(httprate.ResponseHeaders{}))
+		l := httprate.NewRateLimiter(burst, time.Hour, httprate.WithResponseHeaders(httprate.ResponseHeaders{}))
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		return func(i int) bool { return !l.OnLimit(w, r, ks[i]) }

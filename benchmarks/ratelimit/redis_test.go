@@ -46,14 +46,14 @@ func redisPeers(b *testing.B) (*redis.Client, []decider) {
 			return func(int) bool { return rdb.Ping(ctx).Err() == nil }
 		}},
 		{"tollgate", func(ks []string) func(int) bool {
-			r := ratelimit.PerSecond(perSecond)
+			r := ratelimit.PerHour(perHour).WithBurst(burst)
 			return func(i int) bool {
 				res, err := store.Take(ctx, ks[i], r, 1)
 				return err == nil && res.Allowed
 			}
 		}},
 		{"tollgate_hybrid", func(ks []string) func(int) bool {
-			r := ratelimit.PerSecond(perSecond)
+			r := ratelimit.PerHour(perHour).WithBurst(burst)
 			return func(i int) bool {
 				res, err := hybrid.Take(ctx, ks[i], r, 1)
 				return err == nil && res.Allowed
@@ -65,7 +65,7 @@ func redisPeers(b *testing.B) (*redis.Client, []decider) {
 			for i, k := range ks {
 				pk[i] = prefix + "rr:" + k
 			}
-			l := redis_rate.PerSecond(perSecond)
+			l := redis_rate.Limit{Rate: perHour, Period: time.Hour, Burst: burst}
 			return func(i int) bool {
 				res, err := rr.Allow(ctx, pk[i], l)
 				return err == nil && res.Allowed > 0
