@@ -39,7 +39,7 @@ type MemoryStore struct {
 
 type shard struct {
 	mu      sync.Mutex
-	m       map[string]entry
+	m       map[string]*entry
 	sweepAt int
 	_       [32]byte // keep hot shards on separate cache lines
 }
@@ -79,7 +79,7 @@ func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 		shards:   make([]shard, n),
 	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[string]entry)
+		s.shards[i].m = make(map[string]*entry)
 		s.shards[i].sweepAt = min(minSweep, s.perShard)
 	}
 	return s, nil
@@ -104,7 +104,12 @@ func (s *MemoryStore) Take(ctx context.Context, key string, rate Rate, n int) (R
 	}
 	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
 	sh.mu.Lock()
-	e, ok := sh.m[key]
+	// Entries are pointers so that an existing key costs one map lookup and no store.
+	ep, ok := sh.m[key]
+	var e entry
+	if ok {
+		e = *ep
+	}
 	var d decision
 	if rate.Calendar == Smooth {
 		iv := int64(rate.Interval())
@@ -118,10 +123,16 @@ func (s *MemoryStore) Take(ctx context.Context, key string, rate Rate, n int) (R
 		e.period, e.expires = start, end
 	}
 	if d.allowed && n > 0 {
-		if !ok && len(sh.m) >= sh.sweepAt {
-			s.sweep(sh, now)
+		if ok {
+			*ep = e
+		} else {
+			if len(sh.m) >= sh.sweepAt {
+				s.sweep(sh, now)
+			}
+			ne := new(entry)
+			*ne = e
+			sh.m[key] = ne
 		}
-		sh.m[key] = e
 	}
 	sh.mu.Unlock()
 	return Result{
