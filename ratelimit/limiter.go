@@ -33,7 +33,8 @@ type Config struct {
 	// X-Forwarded-For.
 	ClientIPHeader string
 	// LegacyHeaders adds X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset
-	// (for the most restrictive policy) for clients written against the old convention.
+	// (seconds until reset) for the most restrictive policy, for clients written against
+	// the old convention.
 	LegacyHeaders bool
 	// QuotaStatus is the status of a response refused because a calendar quota is used up;
 	// zero means 429. Some APIs prefer 402 or 403 so that clients do not retry until the

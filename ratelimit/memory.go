@@ -112,8 +112,7 @@ func (s *MemoryStore) Take(ctx context.Context, key string, rate Rate, n int) (R
 	}
 	var d decision
 	if rate.Calendar == Smooth {
-		iv := int64(rate.Interval())
-		d, e.v = gcra(now, e.v, iv, iv*rate.Capacity(), int64(n))
+		d, e.v = gcra(now, e.v, int64(rate.Interval()), rate.Capacity(), int64(n))
 		e.period, e.expires = 0, e.v
 	} else {
 		if e.period != start {

@@ -16,11 +16,11 @@ import (
 	"github.com/tollgate-dev/tollgate/ratelimit"
 )
 
-// The limits are high enough that every decision admits, and slow enough to refill that
-// every key keeps live state for the whole run: the benchmarks measure the cost of deciding
-// for active keys, the same work for every peer.
+// The limits are high enough that every decision admits, and slow enough to refill (one
+// unit per 3.6s) that every key keeps live state for the whole run: the benchmarks measure
+// the cost of deciding for active keys, the same work for every peer.
 const (
-	perHour = 1_000_000
+	perHour = 1_000
 	burst   = 1_000_000_000
 )
 
