@@ -15,7 +15,9 @@
 // the server does not have the script cached (after a restart or a failover). The script
 // runs GCRA for smoothing rates (one integer per key) and a counter per calendar period for
 // quotas, and reads the time with the Redis TIME command, so replicas whose clocks disagree
-// still agree on every decision. Time is kept in microseconds. Keys expire once their limit
+// still agree on every decision. Time is kept in whole microseconds, so an emission interval
+// that is not a whole number of microseconds (3 per second, say) rounds down, admitting at
+// most one part in a million more than the rate. Keys expire once their limit
 // has refilled, so idle consumers cost no memory.
 //
 // # Redis Cluster
