@@ -44,8 +44,8 @@
 // # Stores
 //
 // The [Store] port keeps state and decides. [MemoryStore], the default, limits one process:
-// GCRA with one integer per key in a sharded map, no allocations once a key exists, and a
-// bound on memory that drops fully refilled keys first (which loses nothing: such a key is
+// GCRA with one integer per key in a concurrent map with lock-free reads, one
+// compare-and-swap per decision, no allocations once a key exists, and a bound on memory that drops fully refilled keys first (which loses nothing: such a key is
 // indistinguishable from a new one). The ratelimit/redisstore module shares limits between
 // replicas with one Redis round trip per decision, time taken from the Redis server, and a
 // configurable behaviour when Redis is unavailable. The conformance kit in

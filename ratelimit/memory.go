@@ -3,9 +3,9 @@ package ratelimit
 import (
 	"context"
 	"errors"
-	"hash/maphash"
-	"runtime"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,50 +13,50 @@ import (
 type MemoryConfig struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// MaxKeys bounds the number of keys kept; zero means 1<<20 (about 100 MiB at most). Keys
+	// MaxKeys bounds the number of keys kept; zero means 1<<20 (some 150 MiB at most). Keys
 	// whose limit has fully refilled are dropped first, which loses nothing. Only when every
-	// kept key is still active is the one closest to refilling dropped, which may admit a
-	// little more for that key than its rate allows.
+	// kept key is still active are keys close to refilling dropped, which may admit a little
+	// more for those keys than their rate allows.
 	MaxKeys int
-	// Shards is the number of independently locked partitions, rounded up to a power of
-	// two; zero means 16 per CPU, so concurrent callers rarely wait on each other.
-	Shards int
 }
 
 // MemoryStore is the in-process [Store]: GCRA for smoothing rates and a counter per period
-// for quotas, in a sharded map guarded by one mutex per shard. It keeps three integers per
-// key and allocates nothing once a key exists.
+// for quotas. Keys live in a concurrent map with lock-free reads, and a smoothing decision
+// is one compare-and-swap on the key's GCRA timestamp, so concurrent callers never wait on
+// a lock and nothing is allocated once a key exists.
 //
 // A MemoryStore limits one process. Behind a load balancer with several replicas, use a
 // shared store (ratelimit/redisstore) or divide the rates by the number of replicas.
 type MemoryStore struct {
-	now      func() time.Time
-	seed     maphash.Seed
-	mask     uint64
-	perShard int
-	shards   []shard
+	now     func() time.Time
+	max     int64
+	m       sync.Map // string -> *cell
+	n       atomic.Int64
+	sweepAt atomic.Int64
+	sweepMu sync.Mutex
 }
 
-type shard struct {
-	mu      sync.Mutex
-	m       map[string]*entry
-	sweepAt int
-	_       [32]byte // keep hot shards on separate cache lines
+// cell is the state of one key. For a smoothing rate, v is the GCRA theoretical arrival
+// time, changed by compare-and-swap. For a quota, mu guards period and used, and v holds the
+// end of the period. Either way v is when the cell becomes indistinguishable from an absent
+// one, and dead once it has been dropped from the map: a taker that finds a dead cell looks
+// the key up again, so no decision is ever recorded in a cell nobody will read.
+type cell struct {
+	v      atomic.Int64
+	mu     sync.Mutex
+	period int64
+	used   int64
 }
 
-// entry is the state of one key: the GCRA theoretical arrival time in v (period zero), or
-// the units used in v during the quota period starting at period. Expires is when the entry
-// becomes indistinguishable from an absent one.
-type entry struct {
-	v, period, expires int64
-}
-
-const minSweep = 64
+const (
+	dead     = math.MinInt64
+	minSweep = 1024
+)
 
 // NewMemoryStore returns an in-process store.
 func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
-	if cfg.MaxKeys < 0 || cfg.Shards < 0 {
-		return nil, errors.New("ratelimit: MaxKeys and Shards must not be negative")
+	if cfg.MaxKeys < 0 {
+		return nil, errors.New("ratelimit: MaxKeys must not be negative")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -64,24 +64,8 @@ func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 	if cfg.MaxKeys == 0 {
 		cfg.MaxKeys = 1 << 20
 	}
-	if cfg.Shards == 0 {
-		cfg.Shards = 16 * runtime.GOMAXPROCS(0)
-	}
-	n := 1
-	for n < cfg.Shards {
-		n <<= 1
-	}
-	s := &MemoryStore{
-		now:      cfg.Now,
-		seed:     maphash.MakeSeed(),
-		mask:     uint64(n - 1),
-		perShard: max(1, cfg.MaxKeys/n),
-		shards:   make([]shard, n),
-	}
-	for i := range s.shards {
-		s.shards[i].m = make(map[string]*entry)
-		s.shards[i].sweepAt = min(minSweep, s.perShard)
-	}
+	s := &MemoryStore{now: cfg.Now, max: int64(cfg.MaxKeys)}
+	s.sweepAt.Store(min(minSweep, s.max))
 	return s, nil
 }
 
@@ -96,44 +80,12 @@ func (s *MemoryStore) Take(ctx context.Context, key string, rate Rate, n int) (R
 		return Result{}, errNegativeCost
 	}
 	t := s.now()
-	now := t.UnixNano()
-	var start, end int64
-	if rate.Calendar != Smooth {
-		ps, pe := rate.Period(t)
-		start, end = ps.UnixNano(), pe.UnixNano()
-	}
-	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
-	sh.mu.Lock()
-	// Entries are pointers so that an existing key costs one map lookup and no store.
-	ep, ok := sh.m[key]
-	var e entry
-	if ok {
-		e = *ep
-	}
 	var d decision
 	if rate.Calendar == Smooth {
-		d, e.v = gcra(now, e.v, int64(rate.Interval()), rate.Capacity(), int64(n))
-		e.period, e.expires = 0, e.v
+		d = s.smooth(key, t.UnixNano(), int64(rate.Interval()), rate.Capacity(), int64(n))
 	} else {
-		if e.period != start {
-			e.v = 0
-		}
-		d, e.v = fixedWindow(now, end, e.v, rate.Quota, int64(n))
-		e.period, e.expires = start, end
+		d = s.quota(key, t, rate, int64(n))
 	}
-	if d.allowed && n > 0 {
-		if ok {
-			*ep = e
-		} else {
-			if len(sh.m) >= sh.sweepAt {
-				s.sweep(sh, now)
-			}
-			ne := new(entry)
-			*ne = e
-			sh.m[key] = ne
-		}
-	}
-	sh.mu.Unlock()
 	return Result{
 		Allowed:    d.allowed,
 		Rate:       rate,
@@ -143,43 +95,144 @@ func (s *MemoryStore) Take(ctx context.Context, key string, rate Rate, n int) (R
 	}, nil
 }
 
-var errNegativeCost = errors.New("ratelimit: cost must not be negative")
+func (s *MemoryStore) smooth(key string, now, iv, burst, n int64) decision {
+	for {
+		c := s.load(key)
+		var old int64
+		if c != nil {
+			if old = c.v.Load(); old == dead {
+				continue // dropped while we looked: look again
+			}
+		}
+		d, next := gcra(now, old, iv, burst, n)
+		if !d.allowed || n == 0 {
+			return d // nothing to record
+		}
+		if c == nil {
+			if s.insert(key, next, now) {
+				return d
+			}
+			continue // another taker created the key first
+		}
+		if c.v.CompareAndSwap(old, next) {
+			return d
+		}
+	}
+}
 
-// sweep drops the entries that have refilled, and when the shard is still full, the ones
-// closest to refilling. The next sweep waits until the shard has doubled, which keeps the
-// cost per insert constant.
-func (s *MemoryStore) sweep(sh *shard, now int64) {
-	for k, e := range sh.m {
-		if e.expires <= now {
-			delete(sh.m, k)
+func (s *MemoryStore) quota(key string, t time.Time, rate Rate, n int64) decision {
+	ps, pe := rate.Period(t)
+	now, start, end := t.UnixNano(), ps.UnixNano(), pe.UnixNano()
+	for {
+		c := s.load(key)
+		if c == nil {
+			d, used := fixedWindow(now, end, 0, rate.Quota, n)
+			if !d.allowed || n == 0 {
+				return d
+			}
+			nc := &cell{period: start, used: used}
+			nc.v.Store(end)
+			if s.store(key, nc, now) {
+				return d
+			}
+			continue
 		}
+		c.mu.Lock()
+		if c.v.Load() == dead {
+			c.mu.Unlock()
+			continue
+		}
+		if c.period != start {
+			c.period, c.used = start, 0
+		}
+		d, used := fixedWindow(now, end, c.used, rate.Quota, n)
+		if d.allowed && n > 0 {
+			c.used = used
+			c.v.Store(end)
+		}
+		c.mu.Unlock()
+		return d
 	}
-	for len(sh.m) >= s.perShard {
-		// Map iteration starts at a random place: a small sample approximates "least
-		// recently useful" without keeping an ordered index on the hot path.
-		var victim string
+}
+
+func (s *MemoryStore) load(key string) *cell {
+	if v, ok := s.m.Load(key); ok {
+		return v.(*cell)
+	}
+	return nil
+}
+
+// insert records a new key whose GCRA timestamp is v, unless another taker created it.
+func (s *MemoryStore) insert(key string, v, now int64) bool {
+	c := &cell{}
+	c.v.Store(v)
+	return s.store(key, c, now)
+}
+
+func (s *MemoryStore) store(key string, c *cell, now int64) bool {
+	if _, loaded := s.m.LoadOrStore(key, c); loaded {
+		return false
+	}
+	if s.n.Add(1) >= s.sweepAt.Load() {
+		s.sweep(now)
+	}
+	return true
+}
+
+// sweep drops the keys that have refilled, and while the store is still full, keys close
+// to refilling. The next sweep waits until the store has doubled, which keeps the cost per
+// insert constant. One sweep runs at a time; inserts meanwhile do not wait for it.
+func (s *MemoryStore) sweep(now int64) {
+	if !s.sweepMu.TryLock() {
+		return
+	}
+	defer s.sweepMu.Unlock()
+	s.m.Range(func(k, v any) bool {
+		c := v.(*cell)
+		if e := c.v.Load(); e != dead && e <= now && s.kill(c, e) {
+			s.drop(k, c)
+		}
+		return true
+	})
+	for s.n.Load() >= s.max {
+		// Range visits keys in the order of their seeded hashes, effectively at random: a
+		// small sample approximates "closest to refilling" without an ordered index on the
+		// hot path.
+		var victim *cell
+		var vk any
 		best, seen := int64(0), 0
-		for k, e := range sh.m {
-			if seen == 0 || e.expires < best {
-				victim, best = k, e.expires
+		s.m.Range(func(k, v any) bool {
+			c := v.(*cell)
+			if e := c.v.Load(); e != dead && (victim == nil || e < best) {
+				victim, vk, best = c, k, e
 			}
-			if seen++; seen == 8 {
-				break
-			}
+			seen++
+			return seen < 8
+		})
+		if victim == nil {
+			break
 		}
-		delete(sh.m, victim)
+		if s.kill(victim, best) {
+			s.drop(vk, victim)
+		}
 	}
-	sh.sweepAt = min(max(2*len(sh.m), minSweep), s.perShard)
+	s.sweepAt.Store(min(max(2*s.n.Load(), minSweep), s.max))
+}
+
+// kill marks c dead if it still holds v, so that no taker records into it afterwards.
+func (s *MemoryStore) kill(c *cell, v int64) bool {
+	c.mu.Lock() // quota takers hold it while they update
+	defer c.mu.Unlock()
+	return c.v.CompareAndSwap(v, dead)
+}
+
+func (s *MemoryStore) drop(k any, c *cell) {
+	if s.m.CompareAndDelete(k, c) {
+		s.n.Add(-1)
+	}
 }
 
 // Len returns the number of keys currently kept.
-func (s *MemoryStore) Len() int {
-	n := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (s *MemoryStore) Len() int { return int(s.n.Load()) }
+
+var errNegativeCost = errors.New("ratelimit: cost must not be negative")

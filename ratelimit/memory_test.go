@@ -3,6 +3,8 @@ package ratelimit_test
 import (
 	"context"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +27,7 @@ func TestMemoryStoreConformance(t *testing.T) {
 func TestMemoryStoreBoundedMemory(t *testing.T) {
 	t.Parallel()
 	clock := ratelimittest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	s, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now, MaxKeys: 256, Shards: 4})
+	s, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now, MaxKeys: 256})
 	require.NoError(t, err)
 	ctx, r := context.Background(), ratelimit.PerSecond(10)
 	for i := range 10_000 {
@@ -46,7 +48,7 @@ func TestMemoryStoreBoundedMemory(t *testing.T) {
 func TestMemoryStoreIdleKeysAreDroppedWithoutLoss(t *testing.T) {
 	t.Parallel()
 	clock := ratelimittest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	s, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now, Shards: 1})
+	s, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: clock.Now})
 	require.NoError(t, err)
 	ctx, r := context.Background(), ratelimit.PerSecond(1)
 	// An exhausted key survives sweeps triggered by many other keys.
@@ -93,3 +95,31 @@ func TestMemoryStoreTakeAllocatesNothing(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// Sweeps run while other goroutines take: a key that stays active is never dropped, so it
+// never admits more than its rate.
+func TestMemoryStoreSweepsUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	s, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{MaxKeys: 4096})
+	require.NoError(t, err)
+	ctx := context.Background()
+	hot := ratelimit.PerHour(100)
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 3000 {
+				// Churn: short-lived keys that refill at once, forcing sweeps.
+				_, _ = s.Take(ctx, "churn-"+strconv.Itoa(g)+"-"+strconv.Itoa(i), ratelimit.PerSecond(1_000_000_000), 1)
+				if i%10 == 0 {
+					if res, err := s.Take(ctx, "hot", hot, 1); err == nil && res.Allowed {
+						allowed.Add(1)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(100), allowed.Load())
+	assert.LessOrEqual(t, s.Len(), 4096)
+}
