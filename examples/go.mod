@@ -2,19 +2,23 @@ module github.com/tollgate-dev/tollgate/examples
 
 go 1.26.0
 
-replace github.com/tollgate-dev/tollgate/auth/pgkeystore => ../auth/pgkeystore
-
 replace github.com/tollgate-dev/tollgate => ../
 
+replace github.com/tollgate-dev/tollgate/auth/pgkeystore => ../auth/pgkeystore
+
 replace github.com/tollgate-dev/tollgate/metering/pgsink => ../metering/pgsink
+
+replace github.com/tollgate-dev/tollgate/ratelimit/redisstore => ../ratelimit/redisstore
 
 require (
 	github.com/danielgtaylor/huma/v2 v2.37.2
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
 	github.com/tollgate-dev/tollgate v0.0.0
 	github.com/tollgate-dev/tollgate/auth/pgkeystore v0.0.0
 	github.com/tollgate-dev/tollgate/metering/pgsink v0.0.0
+	github.com/tollgate-dev/tollgate/ratelimit/redisstore v0.0.0
 )
 
 require (
@@ -45,6 +49,7 @@ require (
 	go.opentelemetry.io/otel/sdk v1.47.0 // indirect
 	go.opentelemetry.io/otel/sdk/metric v1.47.0 // indirect
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect

@@ -1,4 +1,89 @@
 // Package ratelimit enforces limits and quotas per consumer, plan, operation or client
 // address, in-process or across replicas through a shared store, and tells clients where they
 // stand with the IETF RateLimit and RateLimit-Policy headers.
+//
+// # Quick start
+//
+// A [Limiter] makes decisions; [Limiter.Take] is the decision for one key:
+//
+//	limits, err := ratelimit.New(ratelimit.Config{}) // in-process store
+//	res, err := limits.Take(ctx, "consumer-42", ratelimit.PerMinute(600), 1)
+//	if err == nil && !res.Allowed {
+//		// wait res.RetryAfter
+//	}
+//
+// A refusal is a [Result] with Allowed false, never an error; an error means the store could
+// not decide. n == 0 peeks without spending. Rates are values: [PerSecond], [PerMinute],
+// [PerHour], [PerDay] and [Per] are smoothing limits (GCRA, with [Rate.WithBurst]), while
+// [Daily] and [Monthly] are calendar quotas that reset at midnight (or on the first of the
+// month) in the time zone of [Config.Location] or [Rate.In].
+//
+// # Policies
+//
+// A [Policy] names a rate, optionally a rate per plan ([Policy.Plans], read from
+// auth.Principal.Plan), and a [KeyFunc] saying whose budget a request spends: [ByConsumer]
+// (the default; anonymous callers fall back to their address), [ByIP], [ByPlan],
+// [ByOperation], or [Compose] of several. Several policies apply to one request, for example
+// a burst limit and a daily quota. Smoothing rates are checked before quotas and the first
+// refusal stops spending, so a client turned away by the burst limit does not also lose part
+// of its daily quota; the most restrictive answer wins, and every policy is reported in the
+// headers.
+//
+// Client addresses come from the connection unless [Config.TrustedProxies] names the proxies
+// in front of the service: X-Forwarded-For can be written by anyone, and believing it by
+// default would let a caller pick its own key. IPv6 clients are keyed per /64 network.
+//
+// # Quotas
+//
+// A quota refusal uses the "quota-exceeded" problem type of
+// draft-ietf-httpapi-ratelimit-headers ([TypeQuotaExceeded]) with the status 429 by default:
+// the request may succeed later (when the period ends, as Retry-After says), which is what
+// 429 means. A rate refusal is a plain 429 problem. Both list "violated-policies". Services
+// that want clients to stop until they upgrade can set [Config.QuotaStatus] to 402 or 403.
+//
+// # Stores
+//
+// The [Store] port keeps state and decides. [MemoryStore], the default, limits one process:
+// GCRA with one integer per key in a concurrent map with lock-free reads, one
+// compare-and-swap per decision, no allocations once a key exists, and a bound on memory that drops fully refilled keys first (which loses nothing: such a key is
+// indistinguishable from a new one). The ratelimit/redisstore module shares limits between
+// replicas with one Redis round trip per decision, time taken from the Redis server, and a
+// configurable behaviour when Redis is unavailable. The conformance kit in
+// ratelimit/ratelimittest checks any store.
+//
+// # Headers
+//
+// Every limited response carries
+//
+//	RateLimit-Policy: "per-minute";q=600;w=60, "daily";q=10000;w=86400
+//	RateLimit: "per-minute";r=598;t=1, "daily";r=9581;t=40112
+//
+// and a refusal adds Retry-After (at least one second). [Config.LegacyHeaders] adds
+// X-RateLimit-Limit, -Remaining and -Reset for older clients. Clients and tests read the
+// fields with [ParseRateLimit] and [ParseRateLimitPolicy].
+//
+// # Huma
+//
+// [Limiter.Huma] is huma middleware. The operation modifiers [Limit], [Quota], [Apply] and
+// [Cost] both document an operation (the 429 and 503 responses, the RateLimit headers) and
+// configure the middleware through Operation.Metadata, so the OpenAPI document describes what
+// the server enforces. Policies added by a modifier count per caller and per operation.
+// [WithCost] lets an earlier middleware charge more than one unit for a request.
+//
+//	api.UseMiddleware(authn.Huma(api), limits.Huma(api))
+//	v1.UseSimpleModifier(ratelimit.Limit(ratelimit.PerMinute(600)))
+//
+// When the store cannot decide and fails closed, the middleware answers 503 with
+// Retry-After, not 429: the client did nothing wrong.
+//
+// # net/http
+//
+// [Limiter.Handler] applies the configured policies to every request, and [Limiter.Route]
+// adds policies for one route. Errors are written as problem+json through huma.NewError, so
+// a service that customises huma's error model gets the same bodies from both adapters.
+//
+// # Authentication throttle
+//
+// [AuthThrottle] limits failed authentications per client for the auth package: checking
+// spends nothing, only failures do.
 package ratelimit

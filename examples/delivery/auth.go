@@ -57,8 +57,9 @@ func ownerOf(ctx context.Context) string {
 }
 
 // newAuth builds the authenticator and makes sure a demo key exists, printing it to stdout
-// as "demo API key: <key>". close releases the key store.
-func newAuth(ctx context.Context, getenv func(string) string, stdout io.Writer) (authn *auth.Authenticator, close func(), err error) {
+// as "demo API key: <key>". throttle (nil for none) slows clients that keep presenting bad
+// credentials. close releases the key store.
+func newAuth(ctx context.Context, getenv func(string) string, stdout io.Writer, throttle auth.Throttle) (authn *auth.Authenticator, close func(), err error) {
 	var (
 		store  auth.KeyStore
 		secret = auth.Secret(getenv("TOLLGATE_KEY_SECRET"))
@@ -111,7 +112,7 @@ func newAuth(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := auth.Config{Keys: keys}
+	cfg := auth.Config{Keys: keys, Throttle: throttle}
 	if iss := getenv("OIDC_ISSUER"); iss != "" {
 		cfg.JWT = &auth.JWTConfig{Issuers: []auth.Issuer{{Issuer: iss, Audience: getenv("OIDC_AUDIENCE")}}}
 	}

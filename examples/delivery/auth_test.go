@@ -30,7 +30,7 @@ var demoLine = regexp.MustCompile(`^demo API key: (tg_live_[0-9A-Za-z]{12}_[0-9A
 func startAuth(t *testing.T, env map[string]string) (http.Handler, *auth.Authenticator, string) {
 	t.Helper()
 	var out bytes.Buffer
-	authn, closeAuth, err := newAuth(context.Background(), func(k string) string { return env[k] }, &out)
+	authn, closeAuth, err := newAuth(context.Background(), func(k string) string { return env[k] }, &out, nil)
 	require.NoError(t, err)
 	t.Cleanup(closeAuth)
 	m := demoLine.FindStringSubmatch(out.String())
@@ -119,7 +119,7 @@ func TestAuthLocalModeSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"DATA_DIR": t.TempDir()}
 	var out bytes.Buffer
-	_, closeAuth, err := newAuth(context.Background(), func(k string) string { return env[k] }, &out)
+	_, closeAuth, err := newAuth(context.Background(), func(k string) string { return env[k] }, &out, nil)
 	require.NoError(t, err)
 	closeAuth()
 	m := demoLine.FindStringSubmatch(out.String())
@@ -158,7 +158,7 @@ func TestAuthPostgresMode(t *testing.T) {
 
 	// On a later start the key is not shown again: only its digest is stored.
 	var out bytes.Buffer
-	_, closeAuth, err := newAuth(ctx, func(k string) string { return env[k] }, &out)
+	_, closeAuth, err := newAuth(ctx, func(k string) string { return env[k] }, &out, nil)
 	require.NoError(t, err)
 	closeAuth()
 	assert.Empty(t, out.String())
@@ -168,6 +168,6 @@ func TestAuthPostgresMode(t *testing.T) {
 			return ""
 		}
 		return env[k]
-	}, &out)
+	}, &out, nil)
 	require.ErrorContains(t, err, "TOLLGATE_KEY_SECRET")
 }

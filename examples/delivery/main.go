@@ -14,6 +14,7 @@
 //	PAYMENTS_URL, SMS_URL, SANDBOX_FAIL  upstream providers (see upstreams.go)
 //	DATA_DIR also holds the usage spool and the local usage store; with DATABASE_URL usage
 //	events go to PostgreSQL (see metering.go)
+//	REDIS_URL             share rate limits between replicas through Redis (see limits.go)
 //
 // It serves the API under /v1, its OpenAPI description at /openapi.json, documentation at
 // /docs, probes at /livez and /readyz and Prometheus metrics at /metrics, logs JSON lines
@@ -37,6 +38,7 @@ import (
 	"github.com/tollgate-dev/tollgate/clients"
 	"github.com/tollgate-dev/tollgate/examples/delivery/deliveries"
 	"github.com/tollgate-dev/tollgate/observe"
+	"github.com/tollgate-dev/tollgate/ratelimit"
 )
 
 func main() {
@@ -73,18 +75,70 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	a, err := newApp(ctx, cfg, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	srv := &http.Server{Addr: net.JoinHostPort("", cfg.Port), Handler: a.handler}
+	return a.obs.Serve(ctx, srv)
+}
+
+// app is the composed service: its handler, its observer, and what to release after the
+// server has stopped.
+type app struct {
+	obs     *observe.Observer
+	handler http.Handler
+	closers []func()
+}
+
+// close releases what newApp opened, last opened first. The meter is not among them: it is
+// drained by the observer's shutdown, after the last request and before telemetry is flushed.
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	_ = a.obs.Shutdown(context.Background()) // a no-op after Serve
+}
+
+// newApp composes the delivery API: observe, auth, metering and ratelimit around the
+// deliveries domain, with its upstream payment and SMS providers.
+func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout io.Writer) (_ *app, err error) {
 	obs, err := newObserver(ctx, cfg.Observe, stdout)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// Serve shuts the observer down; this covers the early returns.
-	defer func() { _ = obs.Shutdown(context.WithoutCancel(ctx)) }()
+	a := &app{obs: obs}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
 
-	authn, closeAuth, err := newAuth(ctx, getenv, stdout)
+	limits, closeLimits, err := newLimits(getenv)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer closeAuth()
+	a.closers = append(a.closers, func() { _ = closeLimits() })
+	// Wrong keys are throttled per client address, on a budget apart from any key's limits,
+	// so guessing keys is slow and a victim's own quota is never spent by the attacker.
+	authn, closeAuth, err := newAuth(ctx, getenv, stdout, ratelimit.NewAuthThrottle(limits, failedAuthRate))
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, closeAuth)
+	meter, usage, closeMeter, err := newMeter(ctx, getenv, obs.Logger())
+	if err != nil {
+		return nil, err
+	}
+	obs.OnShutdown(closeMeter) // drains every usage event after the last request
+	up, err := startUpstreams(getenv, obs.Logger(), func(c *clients.Config) {
+		c.TracerProvider, c.MeterProvider = obs.TracerProvider(), obs.MeterProvider()
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, up.Close)
 
 	mux := http.NewServeMux()
 	obs.Mount(mux) // /livez, /readyz, /metrics
@@ -92,29 +146,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	// Every operation passes through these in order: observe first so that every rejection
 	// is traced and counted, then auth (identity), metering (a 429 is still metered),
 	// ratelimit (keyed by identity).
-	middlewares := huma.Middlewares{obs.Huma(api), authn.Huma(api)}
-	api.UseMiddleware(middlewares...)
+	api.UseMiddleware(obs.Huma(api), authn.Huma(api), meter.Huma(api), limits.Huma(api))
 
-	svc := &deliveries.Service{Store: deliveries.NewStore(nil), Owner: ownerOf}
-	up, err := startUpstreams(getenv, obs.Logger(), func(c *clients.Config) {
-		c.TracerProvider, c.MeterProvider = obs.TracerProvider(), obs.MeterProvider()
-	})
-	if err != nil {
-		return err
-	}
-	defer up.Close()
-	svc.Payments, svc.SMS = up.Payments, up.SMS
+	svc := &deliveries.Service{Store: deliveries.NewStore(nil), Owner: ownerOf, Payments: up.Payments, SMS: up.SMS}
 	v1 := huma.NewGroup(api, "/v1")
 	policy := authPolicy()
-	closeMetering, err := setupMetering(ctx, getenv, obs.Logger(), api, v1, svc, policy.Read)
-	if err != nil {
-		return err
-	}
-	obs.OnShutdown(closeMetering) // drains every usage event after the last request
+	meterOperations(v1, svc, meter, usage, policy.Read)
 	deliveries.Register(v1, svc, policy)
 
-	srv := &http.Server{Addr: net.JoinHostPort("", cfg.Port), Handler: obs.Handler(mux)}
-	return obs.Serve(ctx, srv)
+	a.handler = obs.Handler(mux)
+	return a, nil
 }
 
 func newAPI(mux *http.ServeMux) huma.API {

@@ -29,12 +29,9 @@ import (
 // DATABASE_URL set they go to PostgreSQL (pgsink) and usage is summed there; otherwise a
 // local store under the same directory keeps and sums them.
 
-// setupMetering builds the meter, adds its middleware to api, meters the operations of v1
-// registered after it, counts the texts svc sends, and registers GET /v1/me/usage with the
-// read policy the other operations get. The returned function drains the meter and closes
-// what it opened; run it at shutdown.
-func setupMetering(ctx context.Context, getenv func(string) string, logger *slog.Logger,
-	api huma.API, v1 *huma.Group, svc *deliveries.Service, readPolicy []func(*huma.Operation)) (func(context.Context) error, error) {
+// newMeter builds the meter and the usage reader behind GET /v1/me/usage. The returned
+// function drains the meter and closes what it opened; run it at shutdown.
+func newMeter(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*metering.Meter, metering.UsageReader, func(context.Context) error, error) {
 	dataDir := getenv("DATA_DIR")
 	if dataDir == "" {
 		dataDir = "data"
@@ -45,7 +42,7 @@ func setupMetering(ctx context.Context, getenv func(string) string, logger *slog
 	if dsn := getenv("DATABASE_URL"); dsn != "" {
 		pool, err := pgxpool.New(ctx, dsn)
 		if err != nil {
-			return nil, fmt.Errorf("metering: %w", err)
+			return nil, nil, nil, fmt.Errorf("metering: %w", err)
 		}
 		sink, err := pgsink.New(pgsink.Config{Pool: pool})
 		if err == nil {
@@ -53,21 +50,27 @@ func setupMetering(ctx context.Context, getenv func(string) string, logger *slog
 		}
 		if err != nil {
 			pool.Close()
-			return nil, err
+			return nil, nil, nil, err
 		}
 		cfg.Sink, usage, closePool = sink, sink, pool.Close
 	}
 	meter, err := metering.New(cfg)
 	if err != nil {
 		closePool()
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if usage == nil {
 		usage = meter.Usage() // the local store under DATA_DIR
 	}
-	// After authentication (the event needs the caller), before rate limiting (a 429 is
-	// metered too).
-	api.UseMiddleware(meter.Huma(api))
+	return meter, usage, func(ctx context.Context) error {
+		defer closePool()
+		return meter.Close(ctx)
+	}, nil
+}
+
+// meterOperations declares the units of the operations of v1 registered after it, counts
+// the texts svc sends, and registers GET /v1/me/usage with readPolicy.
+func meterOperations(v1 *huma.Group, svc *deliveries.Service, meter *metering.Meter, usage metering.UsageReader, readPolicy []func(*huma.Operation)) {
 	v1.UseSimpleModifier(metering.Units("requests", 1))
 	v1.UseSimpleModifier(func(op *huma.Operation) {
 		if op.OperationID == "createDelivery" {
@@ -78,13 +81,8 @@ func setupMetering(ctx context.Context, getenv func(string) string, logger *slog
 		svc.SMS = meteredSMS{svc.SMS}
 	}
 	registerUsage(v1, meter, usage, readPolicy)
-	return func(ctx context.Context) error {
-		defer closePool()
-		return meter.Close(ctx)
-	}, nil
 }
 
-// meteredSMS counts every text that was sent.
 type meteredSMS struct{ deliveries.Notifier }
 
 func (m meteredSMS) NotifyRecipient(ctx context.Context, phone, text string) error {

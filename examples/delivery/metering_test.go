@@ -48,11 +48,13 @@ func startAPI(t *testing.T, env map[string]string, consumer string) (humatest.Te
 	_, api := humatest.New(t)
 	api.UseMiddleware(asConsumer(consumer))
 	svc := &deliveries.Service{Store: deliveries.NewStore(nil), SMS: &textCounter{}}
-	v1 := huma.NewGroup(api, "/v1")
 	policy := deliveries.Policy{}
-	closeMetering, err := setupMetering(context.Background(), func(k string) string { return env[k] },
-		slog.New(slog.NewTextHandler(io.Discard, nil)), api, v1, svc, policy.Read)
+	meter, usage, closeMetering, err := newMeter(context.Background(), func(k string) string { return env[k] },
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
+	api.UseMiddleware(meter.Huma(api))
+	v1 := huma.NewGroup(api, "/v1")
+	meterOperations(v1, svc, meter, usage, policy.Read)
 	deliveries.Register(v1, svc, policy)
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -60,13 +62,6 @@ func startAPI(t *testing.T, env map[string]string, consumer string) (humatest.Te
 		require.NoError(t, closeMetering(ctx))
 	}
 	return api, stop
-}
-
-var delivery = map[string]any{
-	"pickup":          map[string]any{"line1": "1 Depot Way", "city": "Leeds", "postal_code": "LS1 1AA", "country": "GB"},
-	"dropoff":         map[string]any{"line1": "12 Market Street", "city": "Leeds", "postal_code": "LS1 6DT", "country": "GB"},
-	"recipient_phone": "+447700900123",
-	"items":           []map[string]any{{"sku": "MILK-2L", "quantity": 2}},
 }
 
 func myUsage(t *testing.T, api humatest.TestAPI) (day, month map[string]int64) {
@@ -86,7 +81,7 @@ func checkUsageSurvivesRestart(t *testing.T, env map[string]string, consumer str
 	const n = 5
 	api, stop := startAPI(t, env, consumer)
 	for range n {
-		resp := api.Post("/v1/deliveries", delivery)
+		resp := api.Post("/v1/deliveries", newDelivery)
 		require.Equal(t, http.StatusCreated, resp.Code, resp.Body.String())
 	}
 	resp := api.Post("/v1/deliveries", map[string]any{"items": []any{}})

@@ -1,0 +1,118 @@
+package ratelimit
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Decision is the outcome of every policy that applied to one request.
+type Decision struct {
+	// Allowed reports whether every policy admitted the request.
+	Allowed bool
+	// Policies holds the result of each policy that applied, in evaluation order: smoothing
+	// rates first, then quotas.
+	Policies []PolicyResult
+	// RetryAfter is the longest wait among the policies that refused the request.
+	RetryAfter time.Duration
+}
+
+// PolicyResult is the result of one policy.
+type PolicyResult struct {
+	// Name is the policy name.
+	Name string
+	Result
+}
+
+// Violated returns the names of the policies that refused the request.
+func (d Decision) Violated() []string {
+	var names []string
+	for _, p := range d.Policies {
+		if !p.Allowed {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
+// QuotaExceeded reports whether a calendar quota refused the request (rather than only a
+// smoothing rate).
+func (d Decision) QuotaExceeded() bool {
+	for _, p := range d.Policies {
+		if !p.Allowed && p.Rate.IsQuota() {
+			return true
+		}
+	}
+	return false
+}
+
+// Check applies the configured policies, then extra, to one request that costs cost units.
+// Smoothing rates are evaluated before quotas and the first refusal stops spending: a burst
+// that is turned away does not eat into the day's quota. Policies after a refusal are
+// peeked, so every policy is still reported. An error means a store could not decide.
+func (l *Limiter) Check(ctx context.Context, r *Request, cost int, extra ...Policy) (Decision, error) {
+	ps, err := compile(extra)
+	if err != nil {
+		return Decision{}, err
+	}
+	return l.check(ctx, r, cost, ps)
+}
+
+func (l *Limiter) check(ctx context.Context, r *Request, cost int, ops []policy) (Decision, error) {
+	all := make([]*policy, 0, len(l.policies)+len(ops))
+	for i := range l.policies {
+		all = append(all, &l.policies[i])
+	}
+	for i := range ops {
+		all = append(all, &ops[i])
+	}
+	// Stable: within each group the configured order is kept.
+	slices.SortStableFunc(all, func(a, b *policy) int {
+		qa, qb := a.Rate.IsQuota(), b.Rate.IsQuota()
+		switch {
+		case qa == qb:
+			return 0
+		case qb:
+			return -1
+		}
+		return 1
+	})
+	d := Decision{Allowed: true, Policies: make([]PolicyResult, 0, len(all))}
+	for _, p := range all {
+		rate := p.rateFor(ctx)
+		if rate.IsZero() {
+			continue
+		}
+		key, ok := p.Key(ctx, r)
+		if !ok {
+			continue
+		}
+		if p.perOp {
+			key += "|o:" + r.Operation
+		}
+		n := cost
+		if !d.Allowed {
+			n = 0
+		}
+		res, err := l.Take(ctx, p.Name+"\x00"+key, rate, n)
+		if err != nil {
+			return Decision{}, err
+		}
+		if n == 0 {
+			// A peek answers for one unit; what matters here is whether this policy would
+			// also refuse the request, so that Retry-After covers every obstacle.
+			res.Allowed = res.Remaining >= int64(cost)
+			if res.Allowed {
+				res.RetryAfter = 0
+			} else if res.RetryAfter == 0 || rate.IsQuota() {
+				res.RetryAfter = res.ResetAfter
+			}
+		}
+		if !res.Allowed {
+			d.Allowed = false
+			d.RetryAfter = max(d.RetryAfter, res.RetryAfter)
+		}
+		d.Policies = append(d.Policies, PolicyResult{Name: p.Name, Result: res})
+	}
+	return d, nil
+}

@@ -1,0 +1,238 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MemoryConfig configures a [MemoryStore]. The zero value works.
+type MemoryConfig struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MaxKeys bounds the number of keys kept; zero means 1<<20 (some 150 MiB at most). Keys
+	// whose limit has fully refilled are dropped first, which loses nothing. Only when every
+	// kept key is still active are keys close to refilling dropped, which may admit a little
+	// more for those keys than their rate allows.
+	MaxKeys int
+}
+
+// MemoryStore is the in-process [Store]: GCRA for smoothing rates and a counter per period
+// for quotas. Keys live in a concurrent map with lock-free reads, and a smoothing decision
+// is one compare-and-swap on the key's GCRA timestamp, so concurrent callers never wait on
+// a lock and nothing is allocated once a key exists.
+//
+// A MemoryStore limits one process. Behind a load balancer with several replicas, use a
+// shared store (ratelimit/redisstore) or divide the rates by the number of replicas.
+type MemoryStore struct {
+	now     func() time.Time
+	max     int64
+	m       sync.Map // string -> *cell
+	n       atomic.Int64
+	sweepAt atomic.Int64
+	sweepMu sync.Mutex
+}
+
+// cell is the state of one key. For a smoothing rate, v is the GCRA theoretical arrival
+// time, changed by compare-and-swap. For a quota, mu guards period and used, and v holds the
+// end of the period. Either way v is when the cell becomes indistinguishable from an absent
+// one, and dead once it has been dropped from the map: a taker that finds a dead cell looks
+// the key up again, so no decision is ever recorded in a cell nobody will read.
+type cell struct {
+	v      atomic.Int64
+	mu     sync.Mutex
+	period int64
+	used   int64
+}
+
+const (
+	dead     = math.MinInt64
+	minSweep = 1024
+)
+
+// NewMemoryStore returns an in-process store.
+func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
+	if cfg.MaxKeys < 0 {
+		return nil, errors.New("ratelimit: MaxKeys must not be negative")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxKeys == 0 {
+		cfg.MaxKeys = 1 << 20
+	}
+	s := &MemoryStore{now: cfg.Now, max: int64(cfg.MaxKeys)}
+	s.sweepAt.Store(min(minSweep, s.max))
+	return s, nil
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// Take implements [Store]. It never returns an error other than ctx's.
+func (s *MemoryStore) Take(ctx context.Context, key string, rate Rate, n int) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	if n < 0 {
+		return Result{}, errNegativeCost
+	}
+	t := s.now()
+	var d decision
+	if rate.Calendar == Smooth {
+		d = s.smooth(key, t.UnixNano(), int64(rate.Interval()), rate.Capacity(), int64(n))
+	} else {
+		d = s.quota(key, t, rate, int64(n))
+	}
+	return Result{
+		Allowed:    d.allowed,
+		Rate:       rate,
+		Remaining:  d.remaining,
+		ResetAfter: time.Duration(d.reset),
+		RetryAfter: time.Duration(d.retry),
+	}, nil
+}
+
+func (s *MemoryStore) smooth(key string, now, iv, burst, n int64) decision {
+	for {
+		c := s.load(key)
+		var old int64
+		if c != nil {
+			if old = c.v.Load(); old == dead {
+				continue // dropped while we looked: look again
+			}
+		}
+		d, next := gcra(now, old, iv, burst, n)
+		if !d.allowed || n == 0 {
+			return d // nothing to record
+		}
+		if c == nil {
+			if s.insert(key, next, now) {
+				return d
+			}
+			continue // another taker created the key first
+		}
+		if c.v.CompareAndSwap(old, next) {
+			return d
+		}
+	}
+}
+
+func (s *MemoryStore) quota(key string, t time.Time, rate Rate, n int64) decision {
+	ps, pe := rate.Period(t)
+	now, start, end := t.UnixNano(), ps.UnixNano(), pe.UnixNano()
+	for {
+		c := s.load(key)
+		if c == nil {
+			d, used := fixedWindow(now, end, 0, rate.Quota, n)
+			if !d.allowed || n == 0 {
+				return d
+			}
+			nc := &cell{period: start, used: used}
+			nc.v.Store(end)
+			if s.store(key, nc, now) {
+				return d
+			}
+			continue
+		}
+		c.mu.Lock()
+		if c.v.Load() == dead {
+			c.mu.Unlock()
+			continue
+		}
+		if c.period != start {
+			c.period, c.used = start, 0
+		}
+		d, used := fixedWindow(now, end, c.used, rate.Quota, n)
+		if d.allowed && n > 0 {
+			c.used = used
+			c.v.Store(end)
+		}
+		c.mu.Unlock()
+		return d
+	}
+}
+
+func (s *MemoryStore) load(key string) *cell {
+	if v, ok := s.m.Load(key); ok {
+		return v.(*cell)
+	}
+	return nil
+}
+
+// insert records a new key whose GCRA timestamp is v, unless another taker created it.
+func (s *MemoryStore) insert(key string, v, now int64) bool {
+	c := &cell{}
+	c.v.Store(v)
+	return s.store(key, c, now)
+}
+
+func (s *MemoryStore) store(key string, c *cell, now int64) bool {
+	if _, loaded := s.m.LoadOrStore(key, c); loaded {
+		return false
+	}
+	if s.n.Add(1) >= s.sweepAt.Load() {
+		s.sweep(now)
+	}
+	return true
+}
+
+// sweep drops the keys that have refilled, and while the store is still full, keys close
+// to refilling. The next sweep waits until the store has doubled, which keeps the cost per
+// insert constant. One sweep runs at a time; inserts meanwhile do not wait for it.
+func (s *MemoryStore) sweep(now int64) {
+	if !s.sweepMu.TryLock() {
+		return
+	}
+	defer s.sweepMu.Unlock()
+	s.m.Range(func(k, v any) bool {
+		c := v.(*cell)
+		if e := c.v.Load(); e != dead && e <= now && s.kill(c, e) {
+			s.drop(k, c)
+		}
+		return true
+	})
+	for s.n.Load() >= s.max {
+		// Range visits keys in the order of their seeded hashes, effectively at random: a
+		// small sample approximates "closest to refilling" without an ordered index on the
+		// hot path.
+		var victim *cell
+		var vk any
+		best, seen := int64(0), 0
+		s.m.Range(func(k, v any) bool {
+			c := v.(*cell)
+			if e := c.v.Load(); e != dead && (victim == nil || e < best) {
+				victim, vk, best = c, k, e
+			}
+			seen++
+			return seen < 8
+		})
+		if victim == nil {
+			break
+		}
+		if s.kill(victim, best) {
+			s.drop(vk, victim)
+		}
+	}
+	s.sweepAt.Store(min(max(2*s.n.Load(), minSweep), s.max))
+}
+
+// kill marks c dead if it still holds v, so that no taker records into it afterwards.
+func (s *MemoryStore) kill(c *cell, v int64) bool {
+	c.mu.Lock() // quota takers hold it while they update
+	defer c.mu.Unlock()
+	return c.v.CompareAndSwap(v, dead)
+}
+
+func (s *MemoryStore) drop(k any, c *cell) {
+	if s.m.CompareAndDelete(k, c) {
+		s.n.Add(-1)
+	}
+}
+
+// Len returns the number of keys currently kept.
+func (s *MemoryStore) Len() int { return int(s.n.Load()) }
+
+var errNegativeCost = errors.New("ratelimit: cost must not be negative")
