@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,4 +58,13 @@ func TestHostOf(t *testing.T) {
 	assert.Equal(t, "db:5432", hostOf("postgres://u@db/test", "127.0.0.1:5432"))
 	assert.Equal(t, "db:6000", hostOf("postgres://u@db:6000/test", "127.0.0.1:5432"))
 	assert.Equal(t, "127.0.0.1:4222", hostOf("::not a url", "127.0.0.1:4222"))
+}
+
+func TestClock(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := NewClock(start)
+	assert.Equal(t, start, c.Now())
+	c.Advance(90 * time.Second)
+	assert.Equal(t, start.Add(90*time.Second), c.Now())
 }
