@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"net/http"
 	"strconv"
@@ -22,6 +23,11 @@ import (
 func (l *Limiter) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
 	oapi := api.OpenAPI()
 	oapi.OnAddOperation = append(oapi.OnAddOperation, func(_ *huma.OpenAPI, op *huma.Operation) {
+		// A policy mistake is a programming error found at start-up, the way huma reports
+		// its own registration mistakes; it must never become a 500 on a caller's request.
+		if err := policyOf(op).err; err != nil {
+			panic(fmt.Sprintf("ratelimit: operation %s %s (%s): %v", op.Method, op.Path, op.OperationID, err))
+		}
 		if len(l.policies) > 0 || len(policyOf(op).policies) > 0 {
 			document(op)
 		}
@@ -88,14 +94,18 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 
 // Route returns net/http middleware for one route: the configured policies plus policies,
 // counted per caller for the operation named op unless they have a Key of their own. It is
-// the net/http counterpart of the [Apply] operation modifier. Invalid policies make every
-// request fail with 500, as an operation with an invalid modifier does.
+// the net/http counterpart of the [Apply] operation modifier. Like [http.ServeMux.Handle]
+// with a malformed pattern, it panics on invalid policies: routes are built at start-up, and
+// a mistake there must stop the service rather than fail its callers' requests.
 func (l *Limiter) Route(op string, policies ...Policy) func(http.Handler) http.Handler {
 	ps, err := compile(policies)
+	if err != nil {
+		panic(fmt.Sprintf("ratelimit: route %q: %v", op, err))
+	}
 	for i := range ps {
 		ps[i].perOp = policies[i].Key == nil
 	}
-	o := &operationPolicy{policies: ps, cost: 1, err: err}
+	o := &operationPolicy{policies: ps, cost: 1}
 	return func(next http.Handler) http.Handler { return l.handler(next, op, o) }
 }
 

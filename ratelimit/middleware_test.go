@@ -190,13 +190,14 @@ func TestHumaOpenAPIDocumentsLimits(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, api.Get("/v1/g").Code)
 }
 
-func TestHumaInvalidModifierFailsClosed(t *testing.T) {
+func TestHumaInvalidModifierRefusedAtRegistration(t *testing.T) {
 	t.Parallel()
 	api, _ := newAPI(t, ratelimit.Config{})
 	op := huma.Operation{OperationID: "bad", Method: http.MethodGet, Path: "/bad"}
 	ratelimit.Limit(ratelimit.Daily(5))(&op) // a quota passed to Limit
-	huma.Register(api, op, handler)
-	assert.Equal(t, http.StatusInternalServerError, api.Get("/bad").Code)
+	assert.PanicsWithValue(t,
+		"ratelimit: operation GET /bad (bad): ratelimit: Limit(daily): use Quota for calendar quotas",
+		func() { huma.Register(api, op, handler) })
 }
 
 func TestHumaAnonymousByClientIP(t *testing.T) {
@@ -240,7 +241,6 @@ func TestRoutePolicies(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /a", l.Route("a", ratelimit.Policy{Rate: ratelimit.PerHour(1)})(ok))
 	mux.Handle("GET /b", l.Route("b", ratelimit.Policy{Rate: ratelimit.PerHour(1)})(ok))
-	mux.Handle("GET /bad", l.Route("bad", ratelimit.Policy{Rate: ratelimit.Rate{Quota: -1}})(ok))
 	get := func(path string) int {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodGet, path, nil)
@@ -250,7 +250,9 @@ func TestRoutePolicies(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, get("/a"))
 	assert.Equal(t, http.StatusTooManyRequests, get("/a"))
 	assert.Equal(t, http.StatusNoContent, get("/b"), "each route counts separately")
-	assert.Equal(t, http.StatusInternalServerError, get("/bad"))
+	assert.PanicsWithValue(t, `ratelimit: route "bad": ratelimit: policy "": ratelimit: invalid rate: quota -1 must be positive`, func() {
+		l.Route("bad", ratelimit.Policy{Rate: ratelimit.Rate{Quota: -1}})
+	}, "a policy mistake stops start-up instead of failing requests")
 }
 
 func TestWithCostOverridesOperationCost(t *testing.T) {

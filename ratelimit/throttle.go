@@ -3,6 +3,8 @@ package ratelimit
 import (
 	"context"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/auth"
 )
 
 // AuthThrottle slows down credential guessing: it counts failed authentications per client
@@ -21,9 +23,7 @@ func NewAuthThrottle(l *Limiter, rate Rate) *AuthThrottle {
 	return &AuthThrottle{l: l, rate: rate}
 }
 
-// The auth package declares the interface this type implements; once it does:
-//
-//	var _ auth.Throttle = (*AuthThrottle)(nil)
+var _ auth.Throttle = (*AuthThrottle)(nil)
 
 const throttlePrefix = "auth-failures\x00"
 
