@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -213,7 +214,9 @@ func (sb *sandbox) start() error {
 	sb.srv = &http.Server{Handler: sb.mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := sb.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			panic(err)
+			// The sandbox stands in for a remote provider: losing it is an upstream outage,
+			// which the clients handle, not a reason to bring the API down.
+			slog.Error("sandbox upstream stopped", "url", sb.url, "err", err)
 		}
 	}()
 	return nil
