@@ -75,27 +75,25 @@ func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 var _ Store = (*MemoryStore)(nil)
 
 // Take implements [Store]. It never returns an error other than ctx's.
-func (s *MemoryStore) Take(ctx context.Context, key string, rate Rate, n int) (Result, error) {
+func (s *MemoryStore) Take(ctx context.Context, key string, rate Rate, n int) (res Result, err error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
 	if n < 0 {
 		return Result{}, errNegativeCost
 	}
+	s.decide(key, &rate, n).fill(&res, &rate)
+	return res, nil
+}
+
+// decide is Take once ctx and n are checked. [Limiter] calls it directly when it owns the
+// store, which saves copying the arguments and the result through an interface call.
+func (s *MemoryStore) decide(key string, rate *Rate, n int) decision {
 	t := s.now()
-	var d decision
 	if rate.Calendar == Smooth {
-		d = s.smooth(key, t.UnixNano(), int64(rate.Interval()), rate.Capacity(), int64(n))
-	} else {
-		d = s.quota(key, t, rate, int64(n))
+		return s.smooth(key, t.UnixNano(), int64(rate.Interval()), rate.Capacity(), int64(n))
 	}
-	return Result{
-		Allowed:    d.allowed,
-		Rate:       rate,
-		Remaining:  d.remaining,
-		ResetAfter: time.Duration(d.reset),
-		RetryAfter: time.Duration(d.retry),
-	}, nil
+	return s.quota(key, t, *rate, int64(n))
 }
 
 func (s *MemoryStore) smooth(key string, now, iv, burst, n int64) decision {
