@@ -13,7 +13,10 @@ import (
 //
 // sync.Map was the first choice and cost some 40% of a decision: every load boxes the key in
 // an interface, hashes it through its type and walks a trie whose nodes are separate cache
-// lines. Here a hit usually touches one slot and the cell it points to.
+// lines. Here a hit usually touches one slot and the cell it points to. Each slot keeps the
+// hash of its key beside the pointer, so that probing past other keys reads only the table:
+// the cells of other keys are written by other cores, and reading them would move their
+// cache lines for nothing.
 //
 // A slot goes from nil to a cell, from a cell to the tombstone (a drop) or to another cell
 // for the same key (replacing a dead cell), and from the tombstone to a cell. It never goes
@@ -32,8 +35,22 @@ type index struct {
 }
 
 type table struct {
-	slots []atomic.Pointer[cell]
+	slots []slot
 	mask  uint64
+}
+
+// slot holds a cell and the hash of its key. The hash is written before the cell, and only
+// filters: a reader whose hash matches still compares the key in the cell it loaded, so a
+// slot read while it changes can cost a miss (the change overlapped the lookup) but never
+// a wrong cell.
+type slot struct {
+	h atomic.Uint64
+	c atomic.Pointer[cell]
+}
+
+func (sl *slot) set(c *cell) {
+	sl.h.Store(c.hash)
+	sl.c.Store(c)
 }
 
 const minSlots = 16
@@ -45,7 +62,7 @@ func newIndex() *index {
 }
 
 func newTable(size int) *table {
-	return &table{slots: make([]atomic.Pointer[cell], size), mask: uint64(size - 1)}
+	return &table{slots: make([]slot, size), mask: uint64(size - 1)}
 }
 
 func (x *index) hash(key string) uint64 { return maphash.String(x.seed, key) }
@@ -54,11 +71,12 @@ func (x *index) hash(key string) uint64 { return maphash.String(x.seed, key) }
 func (x *index) load(key string, h uint64) *cell {
 	t := x.tab.Load()
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
-		c := t.slots[i].Load()
+		sl := &t.slots[i]
+		c := sl.c.Load()
 		if c == nil {
 			return nil
 		}
-		if c.hash == h && c != x.tomb && c.key == key {
+		if c != x.tomb && sl.h.Load() == h && c.key == key {
 			return c
 		}
 	}
@@ -72,7 +90,7 @@ func (x *index) insert(c *cell) bool {
 	t := x.tab.Load()
 	free := -1
 	for i := c.hash & t.mask; ; i = (i + 1) & t.mask {
-		o := t.slots[i].Load()
+		o := t.slots[i].c.Load()
 		if o == nil {
 			if free < 0 {
 				free = int(i)
@@ -86,15 +104,15 @@ func (x *index) insert(c *cell) bool {
 			}
 			continue
 		}
-		if o.hash == c.hash && o.key == c.key {
+		if t.slots[i].h.Load() == c.hash && o.key == c.key {
 			if o.v.Load() != dead {
 				return false
 			}
-			t.slots[i].Store(c)
+			t.slots[i].set(c)
 			return true
 		}
 	}
-	t.slots[free].Store(c)
+	t.slots[free].set(c)
 	n := x.n.Add(1)
 	if 4*x.used > 3*len(t.slots) {
 		x.grow(int(n))
@@ -112,15 +130,15 @@ func (x *index) grow(n int) {
 	old, t := x.tab.Load(), newTable(size)
 	live := 0
 	for i := range old.slots {
-		c := old.slots[i].Load()
+		c := old.slots[i].c.Load()
 		if c == nil || c == x.tomb || c.v.Load() == dead {
 			continue
 		}
 		j := c.hash & t.mask
-		for t.slots[j].Load() != nil {
+		for t.slots[j].c.Load() != nil {
 			j = (j + 1) & t.mask
 		}
-		t.slots[j].Store(c)
+		t.slots[j].set(c)
 		live++
 	}
 	x.used = live
@@ -134,11 +152,11 @@ func (x *index) drop(c *cell) {
 	defer x.mu.Unlock()
 	t := x.tab.Load()
 	for i := c.hash & t.mask; ; i = (i + 1) & t.mask {
-		switch t.slots[i].Load() {
+		switch t.slots[i].c.Load() {
 		case nil:
 			return // replaced by a new cell for the key, or left behind by growth
 		case c:
-			t.slots[i].Store(x.tomb)
+			t.slots[i].c.Store(x.tomb)
 			x.n.Add(-1)
 			return
 		}
@@ -150,7 +168,7 @@ func (x *index) drop(c *cell) {
 func (x *index) each(f func(*cell)) {
 	t := x.tab.Load()
 	for i := range t.slots {
-		if c := t.slots[i].Load(); c != nil && c != x.tomb {
+		if c := t.slots[i].c.Load(); c != nil && c != x.tomb {
 			f(c)
 		}
 	}
@@ -161,7 +179,7 @@ func (x *index) sample(k int, f func(*cell)) {
 	t := x.tab.Load()
 	start := rand.Uint64()
 	for i, seen := uint64(0), 0; i <= t.mask && seen < k; i++ {
-		if c := t.slots[(start+i)&t.mask].Load(); c != nil && c != x.tomb {
+		if c := t.slots[(start+i)&t.mask].c.Load(); c != nil && c != x.tomb {
 			f(c)
 			seen++
 		}
