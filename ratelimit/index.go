@@ -124,7 +124,7 @@ func (x *index) insert(c *cell) bool {
 // dead cells. Called with mu held.
 func (x *index) grow(n int) {
 	size := minSlots
-	for size < 2*n+2 {
+	for size < 2*n {
 		size *= 2
 	}
 	old, t := x.tab.Load(), newTable(size)
