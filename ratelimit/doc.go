@@ -51,6 +51,26 @@
 // configurable behaviour when Redis is unavailable. The conformance kit in
 // ratelimit/ratelimittest checks any store.
 //
+// # Performance
+//
+// An in-process decision for a key the store already holds is one clock reading, one seeded
+// hash, a lookup in a table that readers share without locks or writes, and one
+// compare-and-swap; it allocates nothing. The clock is the largest part: time.Now alone took
+// some 35 ns of a 78 ns decision on the 2-core machine measured.
+//
+// benchmarks/ratelimit compares [Limiter.Take] with a golang.org/x/time/rate limiter per key
+// held in a sync.Map, both deciding for the same keys with the real clock. Medians of three
+// interleaved runs, ns per decision, tollgate against x/time/rate, -cpu=1,2,4,8:
+//
+//	                       1k keys                     100k keys
+//	serial                 78-81 vs 85-88  0.89-0.95x  114-118 vs 164-167  0.68-0.72x
+//	parallel, 2 to 8 CPUs  53-61 vs 51-52  1.03-1.18x   58-73  vs 79-95    0.73-0.77x
+//
+// With many keys the lookup touches fewer cache lines than sync.Map and the decision is
+// about 0.7x the time of x/time/rate. With 1k keys, at most 0.8x is not reached: the clock
+// reading both pay is over 40% of the peer's time, and in parallel each decision moves the
+// key's state between cores, as a mutex-guarded limiter's does.
+//
 // # Headers
 //
 // Every limited response carries

@@ -1,11 +1,32 @@
 package ratelimit
 
+import "time"
+
 // decision is the outcome of one GCRA or quota step, in nanoseconds.
 type decision struct {
 	allowed   bool
 	remaining int64
 	reset     int64
 	retry     int64
+}
+
+// fill sets res to the Result of d against rate.
+//
+// It writes field by field into the caller's result on purpose. Result and Rate have too
+// many fields for the compiler to keep in registers, so a composite literal is assembled in
+// memory and copied with 16-byte moves that read back narrower stores made just before; the
+// CPU cannot forward such stores to the load and stalls. Writing the fields in place avoids
+// the copies.
+func (d decision) fill(res *Result, rate *Rate) {
+	res.Allowed = d.allowed
+	res.Rate.Quota = rate.Quota
+	res.Rate.Window = rate.Window
+	res.Rate.Burst = rate.Burst
+	res.Rate.Calendar = rate.Calendar
+	res.Rate.Location = rate.Location
+	res.Remaining = d.remaining
+	res.ResetAfter = time.Duration(d.reset)
+	res.RetryAfter = time.Duration(d.retry)
 }
 
 // gcra applies the generic cell rate algorithm to the theoretical arrival time tat (the

@@ -49,6 +49,7 @@ type Config struct {
 // Handler and Huma apply the configured and per-operation policies to HTTP requests.
 type Limiter struct {
 	store           Store
+	mem             *MemoryStore // store, when it is the in-process one
 	now             func() time.Time
 	loc             *time.Location
 	policies        []policy
@@ -104,23 +105,31 @@ func New(cfg Config) (*Limiter, error) {
 		}
 		l.store = ms
 	}
+	l.mem, _ = l.store.(*MemoryStore)
 	return l, nil
 }
 
 // Take spends n units of rate for key and reports the result; see [Store] for the meaning
 // of the result, errors and n == 0. The zero Rate is unlimited and always allowed.
-func (l *Limiter) Take(ctx context.Context, key string, rate Rate, n int) (Result, error) {
+func (l *Limiter) Take(ctx context.Context, key string, rate Rate, n int) (res Result, err error) {
 	if n < 0 {
 		return Result{}, errNegativeCost
-	}
-	if rate.IsZero() {
-		return Result{Allowed: true}, nil
 	}
 	if err := rate.Validate(); err != nil {
 		return Result{}, err
 	}
+	if rate.Quota == 0 {
+		return Result{Allowed: true}, nil // the zero Rate: only it passes Validate with no quota
+	}
 	if rate.Calendar != Smooth && rate.Location == nil {
 		rate.Location = l.loc
+	}
+	if l.mem != nil {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		l.mem.decide(key, &rate, n).fill(&res, &rate)
+		return res, nil
 	}
 	return l.store.Take(ctx, key, rate, n)
 }

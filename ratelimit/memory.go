@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,7 @@ type MemoryConfig struct {
 type MemoryStore struct {
 	now     func() time.Time
 	max     int64
-	m       sync.Map // string -> *cell
-	n       atomic.Int64
+	idx     *index
 	sweepAt atomic.Int64
 	sweepMu sync.Mutex
 }
@@ -39,13 +39,16 @@ type MemoryStore struct {
 // cell is the state of one key. For a smoothing rate, v is the GCRA theoretical arrival
 // time, changed by compare-and-swap. For a quota, mu guards period and used, and v holds the
 // end of the period. Either way v is when the cell becomes indistinguishable from an absent
-// one, and dead once it has been dropped from the map: a taker that finds a dead cell looks
-// the key up again, so no decision is ever recorded in a cell nobody will read.
+// one, and dead once it is being dropped from the map: a taker that finds a dead cell treats
+// the key as absent and inserts a new cell, so no decision is ever recorded in a cell nobody
+// will read. key and hash never change once the cell is in the map.
 type cell struct {
 	v      atomic.Int64
 	mu     sync.Mutex
 	period int64
 	used   int64
+	hash   uint64
+	key    string
 }
 
 const (
@@ -64,7 +67,7 @@ func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 	if cfg.MaxKeys == 0 {
 		cfg.MaxKeys = 1 << 20
 	}
-	s := &MemoryStore{now: cfg.Now, max: int64(cfg.MaxKeys)}
+	s := &MemoryStore{now: cfg.Now, max: int64(cfg.MaxKeys), idx: newIndex()}
 	s.sweepAt.Store(min(minSweep, s.max))
 	return s, nil
 }
@@ -72,36 +75,35 @@ func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 var _ Store = (*MemoryStore)(nil)
 
 // Take implements [Store]. It never returns an error other than ctx's.
-func (s *MemoryStore) Take(ctx context.Context, key string, rate Rate, n int) (Result, error) {
+func (s *MemoryStore) Take(ctx context.Context, key string, rate Rate, n int) (res Result, err error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
 	if n < 0 {
 		return Result{}, errNegativeCost
 	}
+	s.decide(key, &rate, n).fill(&res, &rate)
+	return res, nil
+}
+
+// decide is Take once ctx and n are checked. [Limiter] calls it directly when it owns the
+// store, which saves copying the arguments and the result through an interface call.
+func (s *MemoryStore) decide(key string, rate *Rate, n int) decision {
 	t := s.now()
-	var d decision
 	if rate.Calendar == Smooth {
-		d = s.smooth(key, t.UnixNano(), int64(rate.Interval()), rate.Capacity(), int64(n))
-	} else {
-		d = s.quota(key, t, rate, int64(n))
+		return s.smooth(key, t.UnixNano(), int64(rate.Interval()), rate.Capacity(), int64(n))
 	}
-	return Result{
-		Allowed:    d.allowed,
-		Rate:       rate,
-		Remaining:  d.remaining,
-		ResetAfter: time.Duration(d.reset),
-		RetryAfter: time.Duration(d.retry),
-	}, nil
+	return s.quota(key, t, *rate, int64(n))
 }
 
 func (s *MemoryStore) smooth(key string, now, iv, burst, n int64) decision {
+	h := s.idx.hash(key)
 	for {
-		c := s.load(key)
+		c := s.idx.load(key, h)
 		var old int64
 		if c != nil {
 			if old = c.v.Load(); old == dead {
-				continue // dropped while we looked: look again
+				c, old = nil, 0 // being dropped: as good as absent
 			}
 		}
 		d, next := gcra(now, old, iv, burst, n)
@@ -109,7 +111,9 @@ func (s *MemoryStore) smooth(key string, now, iv, burst, n int64) decision {
 			return d // nothing to record
 		}
 		if c == nil {
-			if s.insert(key, next, now) {
+			nc := &cell{}
+			nc.v.Store(next)
+			if s.store(key, h, nc, now) {
 				return d
 			}
 			continue // another taker created the key first
@@ -123,57 +127,44 @@ func (s *MemoryStore) smooth(key string, now, iv, burst, n int64) decision {
 func (s *MemoryStore) quota(key string, t time.Time, rate Rate, n int64) decision {
 	ps, pe := rate.Period(t)
 	now, start, end := t.UnixNano(), ps.UnixNano(), pe.UnixNano()
+	h := s.idx.hash(key)
 	for {
-		c := s.load(key)
-		if c == nil {
-			d, used := fixedWindow(now, end, 0, rate.Quota, n)
-			if !d.allowed || n == 0 {
+		if c := s.idx.load(key, h); c != nil {
+			c.mu.Lock()
+			if c.v.Load() != dead {
+				if c.period != start {
+					c.period, c.used = start, 0
+				}
+				d, used := fixedWindow(now, end, c.used, rate.Quota, n)
+				if d.allowed && n > 0 {
+					c.used = used
+					c.v.Store(end)
+				}
+				c.mu.Unlock()
 				return d
 			}
-			nc := &cell{period: start, used: used}
-			nc.v.Store(end)
-			if s.store(key, nc, now) {
-				return d
-			}
-			continue
+			c.mu.Unlock() // being dropped: as good as absent
 		}
-		c.mu.Lock()
-		if c.v.Load() == dead {
-			c.mu.Unlock()
-			continue
+		d, used := fixedWindow(now, end, 0, rate.Quota, n)
+		if !d.allowed || n == 0 {
+			return d
 		}
-		if c.period != start {
-			c.period, c.used = start, 0
+		nc := &cell{period: start, used: used}
+		nc.v.Store(end)
+		if s.store(key, h, nc, now) {
+			return d
 		}
-		d, used := fixedWindow(now, end, c.used, rate.Quota, n)
-		if d.allowed && n > 0 {
-			c.used = used
-			c.v.Store(end)
-		}
-		c.mu.Unlock()
-		return d
 	}
 }
 
-func (s *MemoryStore) load(key string) *cell {
-	if v, ok := s.m.Load(key); ok {
-		return v.(*cell)
-	}
-	return nil
-}
-
-// insert records a new key whose GCRA timestamp is v, unless another taker created it.
-func (s *MemoryStore) insert(key string, v, now int64) bool {
-	c := &cell{}
-	c.v.Store(v)
-	return s.store(key, c, now)
-}
-
-func (s *MemoryStore) store(key string, c *cell, now int64) bool {
-	if _, loaded := s.m.LoadOrStore(key, c); loaded {
+// store adds c for key, unless another taker created the key first.
+func (s *MemoryStore) store(key string, h uint64, c *cell, now int64) bool {
+	// The key outlives the call: a copy keeps the caller's buffer from being retained.
+	c.key, c.hash = strings.Clone(key), h
+	if !s.idx.insert(c) {
 		return false
 	}
-	if s.n.Add(1) >= s.sweepAt.Load() {
+	if s.idx.n.Load() >= s.sweepAt.Load() {
 		s.sweep(now)
 	}
 	return true
@@ -187,36 +178,30 @@ func (s *MemoryStore) sweep(now int64) {
 		return
 	}
 	defer s.sweepMu.Unlock()
-	s.m.Range(func(k, v any) bool {
-		c := v.(*cell)
+	s.idx.each(func(c *cell) {
 		if e := c.v.Load(); e != dead && e <= now && s.kill(c, e) {
-			s.drop(k, c)
+			s.idx.drop(c)
 		}
-		return true
 	})
-	for s.n.Load() >= s.max {
-		// Range visits keys in the order of their seeded hashes, effectively at random: a
-		// small sample approximates "closest to refilling" without an ordered index on the
-		// hot path.
+	for s.idx.n.Load() >= s.max {
+		// Keys sit in the table in the order of their seeded hashes, effectively at random:
+		// a small sample from a random slot approximates "closest to refilling" without an
+		// ordered index on the hot path.
 		var victim *cell
-		var vk any
-		best, seen := int64(0), 0
-		s.m.Range(func(k, v any) bool {
-			c := v.(*cell)
+		best := int64(0)
+		s.idx.sample(8, func(c *cell) {
 			if e := c.v.Load(); e != dead && (victim == nil || e < best) {
-				victim, vk, best = c, k, e
+				victim, best = c, e
 			}
-			seen++
-			return seen < 8
 		})
 		if victim == nil {
 			break
 		}
 		if s.kill(victim, best) {
-			s.drop(vk, victim)
+			s.idx.drop(victim)
 		}
 	}
-	s.sweepAt.Store(min(max(2*s.n.Load(), minSweep), s.max))
+	s.sweepAt.Store(min(max(2*s.idx.n.Load(), minSweep), s.max))
 }
 
 // kill marks c dead if it still holds v, so that no taker records into it afterwards.
@@ -226,13 +211,7 @@ func (s *MemoryStore) kill(c *cell, v int64) bool {
 	return c.v.CompareAndSwap(v, dead)
 }
 
-func (s *MemoryStore) drop(k any, c *cell) {
-	if s.m.CompareAndDelete(k, c) {
-		s.n.Add(-1)
-	}
-}
-
 // Len returns the number of keys currently kept.
-func (s *MemoryStore) Len() int { return int(s.n.Load()) }
+func (s *MemoryStore) Len() int { return int(s.idx.n.Load()) }
 
 var errNegativeCost = errors.New("ratelimit: cost must not be negative")

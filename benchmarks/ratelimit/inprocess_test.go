@@ -117,28 +117,41 @@ func warm(p decider, ks []string) func(int) bool {
 	return decide
 }
 
-// TestNoOverAdmission runs the three peers' contended case as a check: with 8 goroutines on
-// a few keys, tollgate admits exactly its limit.
+// TestNoOverAdmission runs the benchmarks' key sets contended as a check: goroutines that
+// start at different keys and walk all of them several times admit exactly the limit of
+// every key, however many run at once (go test -cpu=1,2,4,8).
 func TestNoOverAdmission(t *testing.T) {
-	l, err := ratelimit.New(ratelimit.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks := keys(16)
-	var allowed atomic.Int64
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 400 {
-				res, err := l.Take(context.Background(), ks[(g+i)%len(ks)], ratelimit.PerHour(100), 1)
-				if err == nil && res.Allowed {
-					allowed.Add(1)
+	const (
+		limit   = 3
+		rounds  = 2
+		workers = 4
+	)
+	for _, n := range []int{16, 1_000, 100_000} {
+		t.Run("keys="+strconv.Itoa(n), func(t *testing.T) {
+			l, err := ratelimit.New(ratelimit.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks, r := keys(n), ratelimit.PerHour(limit)
+			allowed := make([]atomic.Int64, n)
+			var wg sync.WaitGroup
+			for g := range workers {
+				wg.Go(func() {
+					for i := range rounds * n {
+						k := (g*7919 + i) % n
+						res, err := l.Take(context.Background(), ks[k], r, 1)
+						if err == nil && res.Allowed {
+							allowed[k].Add(1)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for k := range allowed {
+				if got := allowed[k].Load(); got != limit {
+					t.Fatalf("%s admitted %d, want exactly %d", ks[k], got, limit)
 				}
 			}
 		})
-	}
-	wg.Wait()
-	if got := allowed.Load(); got != 16*100 {
-		t.Fatalf("admitted %d, want exactly %d", got, 16*100)
 	}
 }
