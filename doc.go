@@ -31,7 +31,7 @@
 //	keys, _ := auth.NewKeys(auth.KeyConfig{Store: store, Secret: secret})
 //	authn, _ := auth.New(auth.Config{Keys: keys})
 //	limits, _ := ratelimit.New(ratelimit.Config{})        // in-process store
-//	meter, _ := metering.New(metering.Config{Sink: sink})
+//	meter, _ := metering.New(metering.Config{Sink: sink, Dir: spoolDir}) // durable spool
 //	obs.OnShutdown(meter.Close)                             // drain usage before exit
 //
 //	mux := http.NewServeMux()
