@@ -52,8 +52,8 @@ require (
 	gopkg.in/tomb.v1 v1.0.0-20141024135613-dd632973f1e7 // indirect
 )
 
-replace (
-	github.com/tollgate-dev/tollgate => ../..
-	github.com/tollgate-dev/tollgate/metering/natssink => ../natssink
-	github.com/tollgate-dev/tollgate/metering/pgsink => ../pgsink
-)
+replace github.com/tollgate-dev/tollgate => ../..
+
+replace github.com/tollgate-dev/tollgate/metering/natssink => ../natssink
+
+replace github.com/tollgate-dev/tollgate/metering/pgsink => ../pgsink
