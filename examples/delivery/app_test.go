@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -22,7 +23,12 @@ type stack struct {
 
 func newStack(t *testing.T, dataDir string) *stack {
 	t.Helper()
-	env := map[string]string{"DATA_DIR": dataDir, "SHUTDOWN_DRAIN_DELAY": "0"}
+	return newStackEnv(t, map[string]string{"DATA_DIR": dataDir})
+}
+
+func newStackEnv(t *testing.T, env map[string]string) *stack {
+	t.Helper()
+	env["SHUTDOWN_DRAIN_DELAY"] = "0"
 	getenv := func(k string) string { return env[k] }
 	cfg, err := loadConfig(getenv)
 	require.NoError(t, err)
@@ -157,4 +163,35 @@ func TestOpenAPIDescribesThePolicy(t *testing.T) {
 	}
 	assert.NotNil(t, create.Meter, "createDelivery documents its meter")
 	assert.Contains(t, doc.Paths, "/v1/me/usage")
+}
+
+// TestComposedAPIOnPostgres: with DATABASE_URL, keys and usage share one pool and both live
+// in PostgreSQL; a restart that keeps only the database still knows the key and the usage.
+func TestComposedAPIOnPostgres(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"DATA_DIR":            t.TempDir(),
+		"DATABASE_URL":        testSchema(t),
+		"TOLLGATE_KEY_SECRET": "0123456789abcdef0123456789abcdef-example",
+	}
+	s := newStackEnv(t, env)
+	rec := s.do(http.MethodPost, "/v1/deliveries", s.key, "198.51.100.1", newDelivery)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	s.stop()
+
+	env["DATA_DIR"] = t.TempDir() // nothing local survives: only the database
+	getenv := func(k string) string { return env[k] }
+	cfg, err := loadConfig(getenv)
+	require.NoError(t, err)
+	a, err := newApp(context.Background(), cfg, getenv, io.Discard)
+	require.NoError(t, err)
+	defer a.close()
+	s = &stack{h: a.handler, key: s.key, a: a}
+	rec = s.do(http.MethodGet, "/v1/me/usage", s.key, "198.51.100.1", nil)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var usage struct {
+		Day struct{ Usage map[string]int64 }
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &usage))
+	assert.EqualValues(t, 1, usage.Day.Usage["deliveries"])
 }

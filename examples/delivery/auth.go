@@ -57,18 +57,16 @@ func ownerOf(ctx context.Context) string {
 }
 
 // newAuth builds the authenticator and makes sure a demo key exists, printing it to stdout
-// as "demo API key: <key>". throttle (nil for none) slows clients that keep presenting bad
+// as "demo API key: <key>". db is the PostgreSQL pool, nil in local mode (keys in a journal
+// under DATA_DIR). throttle (nil for none) slows clients that keep presenting bad
 // credentials. close releases the key store.
-func newAuth(ctx context.Context, getenv func(string) string, stdout io.Writer, throttle auth.Throttle) (authn *auth.Authenticator, close func(), err error) {
+func newAuth(ctx context.Context, getenv func(string) string, db *pgxpool.Pool, stdout io.Writer, throttle auth.Throttle) (authn *auth.Authenticator, close func(), err error) {
 	var (
 		store  auth.KeyStore
 		secret = auth.Secret(getenv("TOLLGATE_KEY_SECRET"))
-		dir    = getenv("DATA_DIR")
-		local  = getenv("DATABASE_URL") == ""
+		dir    = dataDir(getenv)
+		local  = db == nil
 	)
-	if dir == "" {
-		dir = "data"
-	}
 	if local {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, nil, err
@@ -88,19 +86,14 @@ func newAuth(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 		if secret == "" {
 			return nil, nil, errors.New("TOLLGATE_KEY_SECRET is required with DATABASE_URL")
 		}
-		pool, err := pgxpool.New(ctx, getenv("DATABASE_URL"))
-		if err != nil {
-			return nil, nil, err
-		}
-		pg, err := pgkeystore.New(pgkeystore.Config{Pool: pool})
+		pg, err := pgkeystore.New(pgkeystore.Config{Pool: db})
 		if err == nil {
 			err = pg.Migrate(ctx)
 		}
 		if err != nil {
-			pool.Close()
 			return nil, nil, err
 		}
-		store, close = pg, pool.Close
+		store, close = pg, func() {} // the pool belongs to the caller
 	}
 	defer func() {
 		if err != nil {
@@ -181,10 +174,23 @@ func localSecret(path string) (auth.Secret, error) {
 	return auth.Secret(s), nil
 }
 
-// writePrivate writes a 0600 file atomically: a crash leaves the old file or the new one.
+// writePrivate writes a 0600 file atomically: a crash leaves the old file or the new one,
+// never an empty or partial one, because the content is synced before the rename.
 func writePrivate(path, content string) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, path)

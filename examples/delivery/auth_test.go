@@ -3,25 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tollgate-dev/tollgate/auth"
 	"github.com/tollgate-dev/tollgate/examples/delivery/deliveries"
-	"github.com/tollgate-dev/tollgate/tollgatetest"
 )
 
 var demoLine = regexp.MustCompile(`^demo API key: (tg_live_[0-9A-Za-z]{12}_[0-9A-Za-z]{36})\n$`)
@@ -30,7 +25,7 @@ var demoLine = regexp.MustCompile(`^demo API key: (tg_live_[0-9A-Za-z]{12}_[0-9A
 func startAuth(t *testing.T, env map[string]string) (http.Handler, *auth.Authenticator, string) {
 	t.Helper()
 	var out bytes.Buffer
-	authn, closeAuth, err := newAuth(context.Background(), func(k string) string { return env[k] }, &out, nil)
+	authn, closeAuth, err := newAuth(context.Background(), func(k string) string { return env[k] }, database(t, env), &out, nil)
 	require.NoError(t, err)
 	t.Cleanup(closeAuth)
 	m := demoLine.FindStringSubmatch(out.String())
@@ -119,7 +114,7 @@ func TestAuthLocalModeSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"DATA_DIR": t.TempDir()}
 	var out bytes.Buffer
-	_, closeAuth, err := newAuth(context.Background(), func(k string) string { return env[k] }, &out, nil)
+	_, closeAuth, err := newAuth(context.Background(), func(k string) string { return env[k] }, database(t, env), &out, nil)
 	require.NoError(t, err)
 	closeAuth()
 	m := demoLine.FindStringSubmatch(out.String())
@@ -132,25 +127,9 @@ func TestAuthLocalModeSurvivesRestart(t *testing.T) {
 
 func TestAuthPostgresMode(t *testing.T) {
 	t.Parallel()
-	url := tollgatetest.PostgresURL(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "example_auth_" + hex.EncodeToString(b)
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE")
-		_ = conn.Close(context.WithoutCancel(ctx))
-	})
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
 	env := map[string]string{
-		"DATABASE_URL":        url + sep + "search_path=" + schema,
+		"DATABASE_URL":        testSchema(t),
 		"TOLLGATE_KEY_SECRET": "0123456789abcdef0123456789abcdef-example",
 	}
 	h, _, key := startAuth(t, env)
@@ -158,7 +137,7 @@ func TestAuthPostgresMode(t *testing.T) {
 
 	// On a later start the key is not shown again: only its digest is stored.
 	var out bytes.Buffer
-	_, closeAuth, err := newAuth(ctx, func(k string) string { return env[k] }, &out, nil)
+	_, closeAuth, err := newAuth(ctx, func(k string) string { return env[k] }, database(t, env), &out, nil)
 	require.NoError(t, err)
 	closeAuth()
 	assert.Empty(t, out.String())
@@ -168,6 +147,6 @@ func TestAuthPostgresMode(t *testing.T) {
 			return ""
 		}
 		return env[k]
-	}, &out, nil)
+	}, database(t, env), &out, nil)
 	require.ErrorContains(t, err, "TOLLGATE_KEY_SECRET")
 }

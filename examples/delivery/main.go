@@ -34,6 +34,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate-dev/tollgate/clients"
 	"github.com/tollgate-dev/tollgate/examples/delivery/deliveries"
@@ -92,13 +93,14 @@ type app struct {
 	closers []func()
 }
 
-// close releases what newApp opened, last opened first. The meter is not among them: it is
-// drained by the observer's shutdown, after the last request and before telemetry is flushed.
+// close shuts the observer down, which drains the meter through its shutdown hook (a no-op
+// when Serve already did), and only then releases what newApp opened, last opened first:
+// the meter's last events still need the database pool.
 func (a *app) close() {
+	_ = a.obs.Shutdown(context.Background())
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}
-	_ = a.obs.Shutdown(context.Background()) // a no-op after Serve
 }
 
 // newApp composes the delivery API: observe, auth, metering and ratelimit around the
@@ -115,6 +117,14 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 		}
 	}()
 
+	// One connection pool serves every PostgreSQL user (keys and usage); nil in local mode.
+	db, err := openDatabase(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	if db != nil {
+		a.closers = append(a.closers, db.Close)
+	}
 	limits, closeLimits, err := newLimits(getenv)
 	if err != nil {
 		return nil, err
@@ -122,12 +132,12 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 	a.closers = append(a.closers, func() { _ = closeLimits() })
 	// Wrong keys are throttled per client address, on a budget apart from any key's limits,
 	// so guessing keys is slow and a victim's own quota is never spent by the attacker.
-	authn, closeAuth, err := newAuth(ctx, getenv, stdout, ratelimit.NewAuthThrottle(limits, failedAuthRate))
+	authn, closeAuth, err := newAuth(ctx, getenv, db, stdout, ratelimit.NewAuthThrottle(limits, failedAuthRate))
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, closeAuth)
-	meter, usage, closeMeter, err := newMeter(ctx, getenv, obs.Logger())
+	meter, usage, closeMeter, err := newMeter(ctx, getenv, db, obs.Logger())
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +166,27 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 
 	a.handler = obs.Handler(mux)
 	return a, nil
+}
+
+// dataDir is where local mode keeps keys, the usage spool and the usage store.
+func dataDir(getenv func(string) string) string {
+	if d := getenv("DATA_DIR"); d != "" {
+		return d
+	}
+	return "data"
+}
+
+// openDatabase connects to DATABASE_URL, or returns nil in local mode.
+func openDatabase(ctx context.Context, getenv func(string) string) (*pgxpool.Pool, error) {
+	url := getenv("DATABASE_URL")
+	if url == "" {
+		return nil, nil
+	}
+	db, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	return db, nil
 }
 
 func newAPI(mux *http.ServeMux) huma.API {

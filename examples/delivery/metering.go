@@ -29,43 +29,30 @@ import (
 // DATABASE_URL set they go to PostgreSQL (pgsink) and usage is summed there; otherwise a
 // local store under the same directory keeps and sums them.
 
-// newMeter builds the meter and the usage reader behind GET /v1/me/usage. The returned
-// function drains the meter and closes what it opened; run it at shutdown.
-func newMeter(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*metering.Meter, metering.UsageReader, func(context.Context) error, error) {
-	dataDir := getenv("DATA_DIR")
-	if dataDir == "" {
-		dataDir = "data"
-	}
-	cfg := metering.Config{Dir: filepath.Join(dataDir, "metering"), Source: "//delivery.example", Logger: logger}
+// newMeter builds the meter and the usage reader behind GET /v1/me/usage: pgsink on db, or
+// the local store under DATA_DIR when db is nil. The returned function drains the meter;
+// run it at shutdown.
+func newMeter(ctx context.Context, getenv func(string) string, db *pgxpool.Pool, logger *slog.Logger) (*metering.Meter, metering.UsageReader, func(context.Context) error, error) {
+	cfg := metering.Config{Dir: filepath.Join(dataDir(getenv), "metering"), Source: "//delivery.example", Logger: logger}
 	var usage metering.UsageReader
-	closePool := func() {}
-	if dsn := getenv("DATABASE_URL"); dsn != "" {
-		pool, err := pgxpool.New(ctx, dsn)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("metering: %w", err)
-		}
-		sink, err := pgsink.New(pgsink.Config{Pool: pool})
+	if db != nil {
+		sink, err := pgsink.New(pgsink.Config{Pool: db})
 		if err == nil {
 			err = sink.Migrate(ctx)
 		}
 		if err != nil {
-			pool.Close()
-			return nil, nil, nil, err
+			return nil, nil, nil, fmt.Errorf("metering: %w", err)
 		}
-		cfg.Sink, usage, closePool = sink, sink, pool.Close
+		cfg.Sink, usage = sink, sink
 	}
 	meter, err := metering.New(cfg)
 	if err != nil {
-		closePool()
 		return nil, nil, nil, err
 	}
 	if usage == nil {
 		usage = meter.Usage() // the local store under DATA_DIR
 	}
-	return meter, usage, func(ctx context.Context) error {
-		defer closePool()
-		return meter.Close(ctx)
-	}, nil
+	return meter, usage, meter.Close, nil
 }
 
 // meterOperations declares the units of the operations of v1 registered after it, counts

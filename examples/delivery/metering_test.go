@@ -49,7 +49,7 @@ func startAPI(t *testing.T, env map[string]string, consumer string) (humatest.Te
 	api.UseMiddleware(asConsumer(consumer))
 	svc := &deliveries.Service{Store: deliveries.NewStore(nil), SMS: &textCounter{}}
 	policy := deliveries.Policy{}
-	meter, usage, closeMetering, err := newMeter(context.Background(), func(k string) string { return env[k] },
+	meter, usage, closeMetering, err := newMeter(context.Background(), func(k string) string { return env[k] }, database(t, env),
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	api.UseMiddleware(meter.Huma(api))
