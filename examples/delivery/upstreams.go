@@ -31,7 +31,8 @@ import (
 //	curl http://127.0.0.1:PORT/sandbox/stats
 //
 // With the payment provider down, creating a delivery fails with 502 after the retries,
-// then, once its breaker opens, at once without calling the provider; a few seconds after
+// then, once its breaker opens, at once with 503 and Retry-After, without calling the
+// provider (the upstream's own error is logged, never returned); a few seconds after
 // the sandbox is healthy again a probe closes the breaker. With the SMS provider down,
 // deliveries are still created and paid for, and the failed texts are logged.
 
