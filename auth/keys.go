@@ -73,6 +73,9 @@ type Keys struct {
 
 	mu    sync.RWMutex
 	cache map[string]*keyEntry
+	// gen counts Forget calls. Verify caches a row only if gen did not move while it read
+	// the store, so a row read before a revocation is never written back after it.
+	gen uint64
 }
 
 // keyEntry is a verified key. It holds SHA-256 of the key's secret rather than the key: a
@@ -161,6 +164,9 @@ func (k *Keys) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if !checksumOK(raw) {
 		return nil, invalid("%w (%s)", errMalformedKey, KeyHint(raw))
 	}
+	k.mu.RLock()
+	gen := k.gen
+	k.mu.RUnlock()
 	sk, err := k.store.Key(ctx, pk.ID)
 	if errors.Is(err, ErrKeyNotFound) {
 		return nil, invalid("unknown API key %s", pk.Hint())
@@ -185,6 +191,10 @@ func (k *Keys) Verify(ctx context.Context, raw string) (*Principal, error) {
 		}
 		e.hash = hashTail(pk.tail())
 		k.mu.Lock()
+		if k.gen != gen { // a key changed meanwhile; this row may predate it
+			k.mu.Unlock()
+			return p, nil
+		}
 		if len(k.cache) >= k.size {
 			for id := range k.cache { // map order is random: evict an arbitrary entry
 				delete(k.cache, id)
@@ -220,6 +230,7 @@ func (k *Keys) digest(id, secret string) []byte {
 // by other means to apply the change before CacheTTL.
 func (k *Keys) Forget(id string) {
 	k.mu.Lock()
+	k.gen++
 	delete(k.cache, id)
 	k.mu.Unlock()
 }

@@ -321,3 +321,49 @@ func (readOnly) Key(context.Context, string) (auth.StoredKey, error) {
 }
 
 func crc32IEEE(s string) uint32 { return crc32.ChecksumIEEE([]byte(s)) }
+
+// blockingStore holds Key calls until released, to put a Verify in flight.
+type blockingStore struct {
+	*auth.MemoryKeyStore
+	block   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingStore) Key(ctx context.Context, id string) (auth.StoredKey, error) {
+	if !s.block.Load() {
+		return s.MemoryKeyStore.Key(ctx, id)
+	}
+	sk, err := s.MemoryKeyStore.Key(ctx, id) // read before the revocation lands
+	s.entered <- struct{}{}
+	<-s.release
+	return sk, err
+}
+
+func TestRevokeWinsOverInFlightVerify(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := &blockingStore{
+		MemoryKeyStore: auth.NewMemoryKeyStore(),
+		entered:        make(chan struct{}), release: make(chan struct{}),
+	}
+	k := newKeys(t, newClock(), store)
+	issued, err := k.Create(ctx, auth.KeySpec{Consumer: "alice"})
+	require.NoError(t, err)
+	raw := issued.Key.Reveal()
+
+	store.block.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := k.Verify(ctx, raw)
+		done <- err
+	}()
+	<-store.entered // the Verify has read the unrevoked row
+	store.block.Store(false)
+	require.NoError(t, k.Revoke(ctx, issued.ID))
+	close(store.release)
+	require.NoError(t, <-done, "the in-flight Verify read the row before the revocation")
+
+	_, err = k.Verify(ctx, raw)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "a revoked key must stop working at once")
+}
