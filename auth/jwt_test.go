@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -266,8 +267,8 @@ func TestJWKSCacheControlAndOutage(t *testing.T) {
 	require.NoError(t, verify())
 	assert.EqualValues(t, 1, srv.hits.Load(), "fresh for max-age")
 	c.Advance(time.Second)
-	require.NoError(t, verify())
-	assert.EqualValues(t, 2, srv.hits.Load(), "refetched at max-age")
+	require.NoError(t, verify(), "a stale key set answers while it is refreshed")
+	require.Eventually(t, func() bool { return srv.hits.Load() == 2 }, 10*time.Second, time.Millisecond, "refetched at max-age")
 
 	srv.setDown(true)
 	c.Advance(2 * time.Minute)
@@ -345,4 +346,76 @@ func statusOf(err error) int {
 		return e.Status
 	}
 	return 0
+}
+
+func TestStaleJWKSDoesNotWaitForSlowIssuer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	k := newES256(t, "k")
+	var hits atomic.Int64
+	slow := make(chan struct{}) // closed to let the issuer answer
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) > 1 {
+			<-slow // the refresh hangs until the test is done with it
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = w.Write(jwksOf(k))
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(slow) }) // runs before srv.Close, which waits for the handler
+	tk := newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud, JWKSURL: srv.URL + "/jwks"})
+	verify := func(i int) error {
+		cl := claimsAt(c.Now(), srv.URL)
+		cl["jti"] = fmt.Sprint(c.Now().UnixNano(), i) // bypass the verified-token cache
+		_, err := tk.Verify(ctx, k.sign(t, cl, nil))
+		return err
+	}
+	require.NoError(t, verify(0))
+	c.Advance(2 * time.Minute) // expired, well within MaxStale
+
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- verify(i) }()
+	}
+	timeout := time.After(5 * time.Second) // the issuer does not answer before we release it
+	for range n {
+		select {
+		case err := <-errs:
+			require.NoError(t, err)
+		case <-timeout:
+			t.Fatal("requests with a stale but usable key set waited for the issuer")
+		}
+	}
+	require.Eventually(t, func() bool { return hits.Load() >= 2 }, 10*time.Second, time.Millisecond, "a background refresh starts")
+	require.NoError(t, verify(n))
+	assert.EqualValues(t, 2, hits.Load(), "one refresh, however many requests")
+}
+
+func TestJWKSWaitEndsWithRequest(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	k := newES256(t, "k")
+	slow := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-slow
+		_, _ = w.Write(jwksOf(k))
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(slow) })
+	tk := newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud, JWKSURL: srv.URL + "/jwks"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := tk.Verify(ctx, k.sign(t, claimsAt(c.Now(), srv.URL), nil))
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a request waiting for the key set ignored its cancellation")
+	}
 }
