@@ -7,6 +7,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"sync"
@@ -206,6 +208,30 @@ func (k *Keys) Verify(ctx context.Context, raw string) (*Principal, error) {
 	}
 	return p, nil
 }
+
+// String describes the verifier without its server secret.
+func (k *Keys) String() string {
+	return fmt.Sprintf("auth.Keys{prefix: %q, environment: %q, secret: %s}", k.prefix, k.env, redacted)
+}
+
+// GoString redacts the server secret for %#v.
+func (k *Keys) GoString() string { return k.String() }
+
+// Format prints [Keys.String] for every verb: without it %d or %x would print the fields,
+// server secret included.
+func (k *Keys) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
+
+// LogValue redacts the server secret in log/slog output.
+func (k *Keys) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("prefix", k.prefix), slog.String("environment", k.env), slog.String("secret", redacted))
+}
+
+var _ interface {
+	fmt.Stringer
+	fmt.GoStringer
+	fmt.Formatter
+	slog.LogValuer
+} = (*Keys)(nil)
 
 // hashTail is SHA-256 of a key's secret and checksum: 36 bytes, one SHA-256 block. The
 // string is copied to a stack array because converting it would allocate.

@@ -367,3 +367,22 @@ func TestRevokeWinsOverInFlightVerify(t *testing.T) {
 	_, err = k.Verify(ctx, raw)
 	require.ErrorIs(t, err, auth.ErrUnauthenticated, "a revoked key must stop working at once")
 }
+
+func TestKeysNeverPrintTheServerSecret(t *testing.T) {
+	t.Parallel()
+	k := newKeys(t, newClock(), nil)
+	secret := testSecret.Reveal()
+	var jsonBuf, textBuf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&jsonBuf, nil)).Info("x", "keys", k, slog.Any("any", k))
+	slog.New(slog.NewTextHandler(&textBuf, nil)).Info("x", "keys", k, slog.Any("any", k))
+	outs := map[string]string{"json": jsonBuf.String(), "text": textBuf.String()}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
+		outs[verb] = fmt.Sprintf(verb, k)
+	}
+	for name, out := range outs {
+		assert.NotContains(t, out, secret, name)
+		assert.NotContains(t, out, fmt.Sprint([]byte(secret)), name)
+		assert.NotContains(t, out, fmt.Sprintf("%x", secret), name)
+		assert.NotContains(t, out, fmt.Sprintf("%d", []byte(secret)[:8]), name)
+	}
+}
