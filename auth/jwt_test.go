@@ -419,3 +419,48 @@ func TestJWKSWaitEndsWithRequest(t *testing.T) {
 		t.Fatal("a request waiting for the key set ignored its cancellation")
 	}
 }
+
+func TestTokenCacheFollowsKeyMaterial(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	newSetup := func(t *testing.T, first signer) (*jwksServer, *auth.Tokens) {
+		srv := newJWKSServer(t, first)
+		return srv, newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud, JWKSURL: srv.URL + "/jwks"})
+	}
+	// refetch makes the verifier load the key set the server now publishes: a token with an
+	// unknown kid forces a fetch once the cooldown has passed.
+	refetch := func(t *testing.T, srv *jwksServer, tk *auth.Tokens) {
+		before := srv.hits.Load()
+		c.Advance(time.Minute)
+		_, _ = tk.Verify(ctx, newES256(t, "trigger").sign(t, claimsAt(c.Now(), srv.URL), nil))
+		require.Equal(t, before+1, srv.hits.Load())
+	}
+
+	for name, pair := range map[string][2]signer{
+		"token without kid after single-key rotation": {newES256(t, ""), newES256(t, "b")},
+		"kid reused for new material":                 {newES256(t, "k"), newES256(t, "k")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, tk := newSetup(t, pair[0])
+			tok := pair[0].sign(t, claimsAt(c.Now(), srv.URL), nil)
+			_, err := tk.Verify(ctx, tok)
+			require.NoError(t, err)
+			srv.set(pair[1])
+			refetch(t, srv, tk)
+			_, err = tk.Verify(ctx, tok)
+			require.ErrorIs(t, err, auth.ErrUnauthenticated, "the key that signed it is no longer published")
+		})
+	}
+	t.Run("unchanged key keeps its tokens cached", func(t *testing.T) {
+		a := newES256(t, "k")
+		srv, tk := newSetup(t, a)
+		tok := a.sign(t, claimsAt(c.Now(), srv.URL), nil)
+		p1, err := tk.Verify(ctx, tok)
+		require.NoError(t, err)
+		refetch(t, srv, tk)
+		p2, err := tk.Verify(ctx, tok)
+		require.NoError(t, err)
+		assert.Same(t, p1, p2, "a refetched set with the same key keeps the cache warm")
+	})
+}

@@ -210,6 +210,7 @@ func (t *Tokens) Verify(ctx context.Context, token string) (*Principal, error) {
 	var (
 		st   *issuerState
 		set  *keySet
+		key  *verifyKey
 		kid  string
 		fail error
 	)
@@ -246,6 +247,7 @@ func (t *Tokens) Verify(ctx context.Context, token string) (*Principal, error) {
 		if !slices.Contains(k.algs, tok.Method.Alg()) {
 			return nil, errAlgNotPinned
 		}
+		key = k
 		return k.key, nil
 	})
 	if fail != nil {
@@ -262,7 +264,7 @@ func (t *Tokens) Verify(ctx context.Context, token string) (*Principal, error) {
 		return nil, invalid("%w", err)
 	}
 	if t.cache != nil {
-		t.cache.put(token, p, st.src, set, kid)
+		t.cache.put(token, p, st.src, set, kid, key)
 	}
 	return p, nil
 }
