@@ -464,3 +464,43 @@ func TestTokenCacheFollowsKeyMaterial(t *testing.T) {
 		assert.Same(t, p1, p2, "a refetched set with the same key keeps the cache warm")
 	})
 }
+
+// plainHTTPCatcher stands for whoever answers a fetch sent over plain http: it serves its
+// own keys and records that it was asked.
+type plainHTTPCatcher struct {
+	next  http.RoundTripper
+	body  []byte
+	asked atomic.Int64
+}
+
+func (p *plainHTTPCatcher) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "http" {
+		return p.next.RoundTrip(r)
+	}
+	p.asked.Add(1)
+	rec := httptest.NewRecorder()
+	_, _ = rec.Write(p.body)
+	return rec.Result(), nil
+}
+
+func TestJWKSRedirectToPlainHTTPRefused(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	attacker := newES256(t, "k")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://keys.example.com/jwks", http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	catcher := &plainHTTPCatcher{next: srv.Client().Transport, body: jwksOf(attacker)}
+	client := &http.Client{Transport: catcher} // CheckRedirect nil, as most callers leave it
+	tk, err := auth.NewTokens(auth.JWTConfig{
+		Issuers:    []auth.Issuer{{Issuer: srv.URL, Audience: testAud, JWKSURL: srv.URL + "/jwks"}},
+		HTTPClient: client, Now: c.Now,
+	})
+	require.NoError(t, err)
+	_, err = tk.Verify(context.Background(), attacker.sign(t, claimsAt(c.Now(), srv.URL), nil))
+	require.ErrorIs(t, err, auth.ErrUnavailable)
+	assert.ErrorContains(t, err, "redirect refused")
+	assert.Zero(t, catcher.asked.Load(), "no request went out over plain http")
+	assert.Nil(t, client.CheckRedirect, "the caller's client is not modified")
+}
