@@ -298,7 +298,9 @@ func (k *Keys) Create(ctx context.Context, spec KeySpec) (IssuedKey, error) {
 
 // Rotate issues a replacement for key id with the same consumer, scopes, plan, metadata
 // and expiry, and makes the old key stop working after grace, so clients can deploy the
-// new key while the old one still works. A zero grace ends the old key at once.
+// new key while the old one still works. A zero grace ends the old key at once. A key has
+// at most one replacement: when two rotations race, one wins and the other withdraws the
+// key it issued and returns an error.
 func (k *Keys) Rotate(ctx context.Context, id string, grace time.Duration) (IssuedKey, error) {
 	if k.writer == nil {
 		return IssuedKey{}, errReadOnly
@@ -320,6 +322,14 @@ func (k *Keys) Rotate(ctx context.Context, id string, grace time.Duration) (Issu
 	}
 	end := now.Add(grace).UTC()
 	err = k.writer.UpdateKey(ctx, id, func(sk *StoredKey) error {
+		// Checked again under the store's lock: another Rotate, a Revoke or a disable may
+		// have landed since the read above, and a key must have one live replacement.
+		if sk.ReplacedBy != "" {
+			return fmt.Errorf("%w by %s", errAlreadyReplaced, sk.ReplacedBy)
+		}
+		if err := sk.usable(now); err != nil {
+			return err
+		}
 		if sk.Expires.IsZero() || end.Before(sk.Expires) {
 			sk.Expires = end
 		}
@@ -328,10 +338,17 @@ func (k *Keys) Rotate(ctx context.Context, id string, grace time.Duration) (Issu
 	})
 	k.Forget(id)
 	if err != nil {
-		return issued, fmt.Errorf("auth: rotate key %s: new key %s issued, but the old key was not ended: %w", id, issued.ID, err)
+		// The old key was not ended, so the rotation did not happen: withdraw its
+		// replacement rather than leave a second live key behind.
+		if rerr := k.Revoke(context.WithoutCancel(ctx), issued.ID); rerr != nil {
+			return issued, fmt.Errorf("auth: rotate key %s: new key %s issued, but the old key was not ended (%w) and the new one not revoked: %w", id, issued.ID, err, rerr)
+		}
+		return IssuedKey{}, fmt.Errorf("auth: rotate key %s: %w", id, err)
 	}
 	return issued, nil
 }
+
+var errAlreadyReplaced = errors.New("key already replaced")
 
 // Revoke ends key id now.
 func (k *Keys) Revoke(ctx context.Context, id string) error {

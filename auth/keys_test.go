@@ -386,3 +386,67 @@ func TestKeysNeverPrintTheServerSecret(t *testing.T) {
 		assert.NotContains(t, out, fmt.Sprintf("%d", []byte(secret)[:8]), name)
 	}
 }
+
+// barrierStore holds every Key call until n callers have read, so concurrent Rotates all
+// see the old key live before any of them ends it.
+type barrierStore struct {
+	*auth.MemoryKeyStore
+	n       int32
+	arrived atomic.Int32
+	all     chan struct{}
+}
+
+func (s *barrierStore) Key(ctx context.Context, id string) (auth.StoredKey, error) {
+	sk, err := s.MemoryKeyStore.Key(ctx, id)
+	if s.arrived.Add(1) == s.n {
+		close(s.all)
+	}
+	<-s.all
+	return sk, err
+}
+
+func TestConcurrentRotateLeavesOneReplacement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	const n = 4
+	store := &barrierStore{MemoryKeyStore: auth.NewMemoryKeyStore(), n: n, all: make(chan struct{})}
+	k := newKeys(t, c, store)
+	old, err := k.Create(ctx, auth.KeySpec{Consumer: "alice"})
+	require.NoError(t, err)
+
+	type result struct {
+		issued auth.IssuedKey
+		err    error
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			issued, err := k.Rotate(ctx, old.ID, time.Hour)
+			results <- result{issued, err}
+		}()
+	}
+	var won []auth.IssuedKey
+	for range n {
+		r := <-results
+		if r.err == nil {
+			won = append(won, r.issued)
+		} else {
+			assert.Empty(t, r.issued.ID, "a failed rotation hands out no key")
+		}
+	}
+	require.Len(t, won, 1, "exactly one rotation succeeds")
+
+	keys, err := store.ListKeys(ctx, "alice")
+	require.NoError(t, err)
+	var live []string
+	for _, sk := range keys {
+		if sk.ID != old.ID && sk.Revoked.IsZero() {
+			live = append(live, sk.ID)
+		}
+		if sk.ID == old.ID {
+			assert.Equal(t, won[0].ID, sk.ReplacedBy)
+		}
+	}
+	assert.Equal(t, []string{won[0].ID}, live, "one replacement lives; the others were withdrawn")
+}
