@@ -154,6 +154,15 @@ func TestVerifyTokenNegative(t *testing.T) {
 			assert.Nil(t, p)
 		})
 	}
+	t.Run("kid length bound", func(t *testing.T) {
+		// 256 bytes is the longest kid accepted; one more is refused before any lookup.
+		_, err := tk.Verify(ctx, es.sign(t, good(nil), map[string]any{"kid": strings.Repeat("k", 256)}))
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+		assert.NotContains(t, err.Error(), `"kid" is not a short string`)
+		_, err = tk.Verify(ctx, es.sign(t, good(nil), map[string]any{"kid": strings.Repeat("k", 257)}))
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+		assert.ErrorContains(t, err, `"kid" is not a short string`)
+	})
 	assert.Zero(t, attackerHits.Load(), "jku/x5u are never followed")
 	assert.EqualValues(t, 1, srv.hits.Load(), "bad tokens cause no extra fetches within the cooldown")
 }

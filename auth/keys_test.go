@@ -140,18 +140,24 @@ func TestVerifyKey(t *testing.T) {
 	assert.EqualValues(t, 1, store.lookups.Load(), "a warm cache does not ask the store")
 
 	t.Run("typos never reach the store", func(t *testing.T) {
+		k.Forget(issued.ID) // a cached key would refuse the typo without the checksum
 		before := store.lookups.Load()
 		_, err := k.Verify(ctx, typo(raw))
 		require.ErrorIs(t, err, auth.ErrUnauthenticated)
 		assert.Equal(t, before, store.lookups.Load())
 	})
 	t.Run("other environment refused", func(t *testing.T) {
-		testKeys, err := auth.NewKeys(auth.KeyConfig{Secret: testSecret, Environment: "test"})
+		// Same store and secret: only the environment tells the keys apart.
+		testKeys, err := auth.NewKeys(auth.KeyConfig{Store: store, Secret: testSecret, Environment: "test"})
 		require.NoError(t, err)
 		tk, err := testKeys.Create(ctx, auth.KeySpec{Consumer: "alice"})
 		require.NoError(t, err)
+		_, err = testKeys.Verify(ctx, tk.Key.Reveal())
+		require.NoError(t, err, "the key works in its own environment")
+		before := store.lookups.Load()
 		_, err = k.Verify(ctx, tk.Key.Reveal())
 		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+		assert.Equal(t, before, store.lookups.Load(), "refused before the store is asked")
 	})
 	t.Run("unknown id and wrong secret look the same to the client", func(t *testing.T) {
 		other := newKeys(t, c, nil) // same secret, different store: a well-formed key we do not hold
@@ -177,11 +183,14 @@ func TestVerifyKey(t *testing.T) {
 		require.NotErrorIs(t, err, auth.ErrUnauthenticated)
 	})
 	t.Run("expiry applies even from the cache", func(t *testing.T) {
+		c.Advance(time.Hour - 10*time.Second) // the key expires in 10 s, well within CacheTTL
 		_, err := k.Verify(ctx, raw)
 		require.NoError(t, err)
-		c.Advance(time.Hour)
+		before := store.lookups.Load()
+		c.Advance(10 * time.Second)
 		_, err = k.Verify(ctx, raw)
 		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+		assert.Equal(t, before, store.lookups.Load(), "answered from the cache")
 	})
 }
 
