@@ -96,7 +96,6 @@ func (a *Authenticator) Keys() *Keys { return a.keys }
 type credential struct {
 	value  string
 	apiKey bool
-	bearer bool // presented in Authorization, so challenges name Bearer
 }
 
 // credentials finds the one credential in a request's headers. A request with none yields
@@ -112,7 +111,7 @@ func (a *Authenticator) credentials(header func(string) string) (credential, *Er
 			if token == "" || strings.ContainsAny(token, " \t") {
 				return c, &Error{Status: http.StatusBadRequest, Code: codeInvalidRequest, Err: errors.New("malformed Authorization header")}
 			}
-			c = credential{value: token, bearer: true}
+			c = credential{value: token}
 			c.apiKey = a.keyPrefix != "" && strings.HasPrefix(token, a.keyPrefix)
 		}
 	}
@@ -148,11 +147,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 func (a *Authenticator) authenticate(ctx context.Context, header func(string) string, client func() string) (*Principal, error) {
 	c, e := a.credentials(header)
 	if e != nil {
-		e.Challenge = a.challenge(true, e.Code, nil)
+		e.Challenge = a.challenge(schemeBearer, e.Code)
 		return nil, e
 	}
 	if c.value == "" {
-		return nil, &Error{Status: http.StatusUnauthorized, Challenge: a.challenge(false, "", nil), Err: errors.New("no credential")}
+		return nil, &Error{Status: http.StatusUnauthorized, Challenge: a.challenge("", ""), Err: errors.New("no credential")}
 	}
 	var who string
 	if a.throttle != nil {
@@ -173,19 +172,30 @@ func (a *Authenticator) authenticate(ctx context.Context, header func(string) st
 		if a.throttle != nil {
 			a.throttle.Failed(context.WithoutCancel(ctx), who)
 		}
-		ae.Challenge = a.challenge(c.bearer, ae.Code, nil)
+		ae.Challenge = a.challenge(schemeOf(c), ae.Code)
 	}
 	return nil, ae
 }
 
 // Authorize reports whether p holds every scope in required: nil, or an [*Error] matching
-// [ErrForbidden] that names the missing scopes in its challenge.
+// [ErrForbidden] that names the missing scopes in its challenge. A nil p (no one
+// authenticated) is refused with an [*Error] matching [ErrUnauthenticated].
 func (a *Authenticator) Authorize(p *Principal, required []string) error {
+	if p == nil {
+		return &Error{Status: http.StatusUnauthorized, Challenge: a.challenge("", ""), Err: errors.New("no principal")}
+	}
 	for _, s := range required {
 		if !p.HasScope(s) {
+			// A 403 answers only in the scheme the caller used: the others would not help.
+			var b strings.Builder
+			used := schemeAPIKey
+			if p.Kind == KindBearer || a.keys == nil {
+				used = schemeBearer
+			}
+			a.addChallenge(&b, used, used, codeInsufficientScope, required)
 			return &Error{
 				Status: http.StatusForbidden, Code: codeInsufficientScope, Scopes: required,
-				Challenge: a.challenge(p.Kind == KindBearer || a.keys == nil, codeInsufficientScope, required),
+				Challenge: b.String(),
 				Err:       fmt.Errorf("%s of consumer %s lacks scope %q", p.Subject, p.Consumer, s),
 			}
 		}
@@ -193,35 +203,52 @@ func (a *Authenticator) Authorize(p *Principal, required []string) error {
 	return nil
 }
 
-// challenge builds WWW-Authenticate. Without a credential it offers every accepted scheme
-// with no error code (RFC 6750 §3.1); after a failure it answers in the scheme used.
-func (a *Authenticator) challenge(bearer bool, code string, scopes []string) string {
+// Authentication schemes named in challenges.
+const (
+	schemeBearer = "Bearer" // a JWT in Authorization
+	schemeAPIKey = "ApiKey" // an API key, in its header or in Authorization
+)
+
+// schemeOf is the scheme a failed credential is answered in.
+func schemeOf(c credential) string {
+	if c.apiKey {
+		return schemeAPIKey
+	}
+	return schemeBearer
+}
+
+// challenge builds WWW-Authenticate for a 400 or 401. It lists every accepted scheme
+// (RFC 9110 §11.6.1: a 401 carries at least one challenge), so a client that used the wrong
+// one learns the right one; the scheme used carries the error code (RFC 6750 §3.1). Bearer
+// is always offered: it carries tokens and API keys alike.
+func (a *Authenticator) challenge(used, code string) string {
 	var b strings.Builder
-	add := func(scheme string) {
-		if b.Len() > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(scheme)
-		b.WriteString(` realm="`)
-		b.WriteString(a.realm)
-		b.WriteByte('"')
-		if code != "" {
-			b.WriteString(`, error="` + code + `"`)
-		}
+	a.addChallenge(&b, schemeBearer, used, code, nil)
+	if a.keys != nil {
+		a.addChallenge(&b, schemeAPIKey, used, code, nil)
+	}
+	return b.String()
+}
+
+// addChallenge appends one scheme's challenge; scheme == used adds code and scopes.
+func (a *Authenticator) addChallenge(b *strings.Builder, scheme, used, code string, scopes []string) {
+	if b.Len() > 0 {
+		b.WriteString(", ")
+	}
+	b.WriteString(scheme)
+	b.WriteString(` realm="`)
+	b.WriteString(a.realm)
+	b.WriteByte('"')
+	if scheme == used && code != "" {
+		b.WriteString(`, error="` + code + `"`)
 		if len(scopes) > 0 {
 			b.WriteString(`, scope="` + strings.Join(scopes, " ") + `"`)
 		}
+		return
 	}
-	if code == "" || bearer {
-		add("Bearer")
+	if scheme == schemeAPIKey {
+		b.WriteString(`, header="` + a.keyHeader + `"`)
 	}
-	if a.keys != nil && (code == "" || !bearer) {
-		add("ApiKey")
-		if code == "" {
-			b.WriteString(`, header="` + a.keyHeader + `"`)
-		}
-	}
-	return b.String()
 }
 
 // check enforces req on one request: the decision both adapters share.

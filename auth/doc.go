@@ -78,7 +78,8 @@
 // JWKS, found by OpenID Connect discovery or configured, cached for the issuer's
 // Cache-Control max-age (between 1 minute and 24 hours), refetched on an unknown kid at most
 // once per [Issuer.RefreshCooldown], and kept through an issuer outage for up to
-// [Issuer.MaxStale]. Each key is pinned to the algorithms of its type (and its "alg"):
+// [Issuer.MaxStale]. An expired key set that knows the token's key keeps answering while
+// one background fetch refreshes it, so a slow issuer never stalls requests. Each key is pinned to the algorithms of its type (and its "alg"):
 // "none" and HMAC are never accepted, so a public key cannot be used as an HMAC secret.
 // exp is required, iss and aud must match exactly, leeway is bounded (5 minutes), a "crit"
 // header is refused, and "jku", "x5u" and "jwk" headers are never followed: keys come only

@@ -34,6 +34,8 @@ type FileKeyStore struct {
 	lock   *os.File
 	closed bool
 	broken error // a failed append may have left a partial record: refuse further writes
+
+	syncDir func(dir string) error // makes directory entries durable; swapped in tests
 }
 
 var (
@@ -44,6 +46,10 @@ var (
 
 // OpenFileKeyStore opens (creating when absent) the journal at path and replays it.
 func OpenFileKeyStore(path string) (*FileKeyStore, error) {
+	return openFileKeyStore(path, syncDir)
+}
+
+func openFileKeyStore(path string, syncDir func(string) error) (*FileKeyStore, error) {
 	if path == "" {
 		return nil, errors.New("auth: FileKeyStore path is empty")
 	}
@@ -61,7 +67,7 @@ func OpenFileKeyStore(path string) (*FileKeyStore, error) {
 		}
 		return nil, fmt.Errorf("auth: key journal lock: %w", err)
 	}
-	s := &FileKeyStore{path: path, lock: lock}
+	s := &FileKeyStore{path: path, lock: lock, syncDir: syncDir}
 	if err := s.open(); err != nil {
 		_ = lock.Close()
 		return nil, err
@@ -81,9 +87,19 @@ func (s *FileKeyStore) open() error {
 			return err
 		}
 	}
+	_, err = os.Stat(s.path)
+	created := errors.Is(err, os.ErrNotExist)
 	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("auth: open key journal: %w", err)
+	}
+	if created {
+		// Appends sync the file's data, but a new file's name lives in its directory: sync
+		// that too, or a crash could lose the whole journal and every key acknowledged in it.
+		if err := s.syncDir(filepath.Dir(s.path)); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("auth: sync key journal directory: %w", err)
+		}
 	}
 	s.f = f
 	return nil
@@ -150,7 +166,7 @@ func (s *FileKeyStore) compact() error {
 		err = os.Rename(tmp, s.path)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(s.path))
+		err = s.syncDir(filepath.Dir(s.path))
 	}
 	if err != nil {
 		_ = os.Remove(tmp)

@@ -94,9 +94,9 @@ func TestHumaEnforcesDeclarations(t *testing.T) {
 		{"scoped read with key", "GET", "/v1/read", []any{key}, 200, ""},
 		{"group scope and op scope add up", "POST", "/v1/write", []any{key}, 403, `ApiKey realm="api", error="insufficient_scope", scope="deliveries:read deliveries:write"`},
 		{"jwt with both scopes", "POST", "/v1/write", []any{bearer}, 200, ""},
-		{"bad key", "GET", "/v1/read", []any{"X-API-Key: tg_live_nope"}, 401, `ApiKey realm="api", error="invalid_token"`},
-		{"bad token", "GET", "/v1/read", []any{"Authorization: Bearer a.b.c"}, 401, `Bearer realm="api", error="invalid_token"`},
-		{"two credentials", "GET", "/v1/read", []any{key, bearer}, 400, `Bearer realm="api", error="invalid_request"`},
+		{"bad key", "GET", "/v1/read", []any{"X-API-Key: tg_live_nope"}, 401, `Bearer realm="api", ApiKey realm="api", error="invalid_token"`},
+		{"bad token", "GET", "/v1/read", []any{"Authorization: Bearer a.b.c"}, 401, `Bearer realm="api", error="invalid_token", ApiKey realm="api", header="X-API-Key"`},
+		{"two credentials", "GET", "/v1/read", []any{key, bearer}, 400, `Bearer realm="api", error="invalid_request", ApiKey realm="api", header="X-API-Key"`},
 		{"other scheme is no credential", "GET", "/v1/read", []any{"Authorization: Basic dTpw"}, 401, `Bearer realm="api", ApiKey realm="api", header="X-API-Key"`},
 	}
 	for _, tc := range cases {

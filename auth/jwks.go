@@ -33,6 +33,18 @@ type verifyKey struct {
 	algs []string
 }
 
+// same reports whether o is the same key as k: equal material and the same algorithms.
+func (k *verifyKey) same(o *verifyKey) bool {
+	if k == o {
+		return true
+	}
+	if k == nil || o == nil || !slices.Equal(k.algs, o.algs) {
+		return false
+	}
+	eq, ok := k.key.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(o.key)
+}
+
 type rawJWK struct {
 	Kty    string   `json:"kty"`
 	Kid    string   `json:"kid"`

@@ -66,13 +66,20 @@ type jwksSource struct {
 
 	set atomic.Pointer[keySet]
 
-	mu          sync.Mutex // one fetch at a time; waiters use its result
-	lastAttempt time.Time
-	lastErr     error
+	mu          sync.Mutex    // guards the fields below
+	lastAttempt time.Time     // start of the latest fetch
+	lastErr     error         // its failure, nil after a success
+	inflight    chan struct{} // closed when the running fetch ends; nil when none runs
 }
 
 // current returns a key set that is fresh and, when kid is not empty, knows kid if any
 // fetch allowed now can make it so.
+//
+// A request waits for the network only when the set it holds cannot answer it: no set yet,
+// one past MaxStale, or one without the token's kid. A stale set that knows the kid is
+// served at once while a single fetch refreshes it in the background, so an issuer that is
+// slow to answer does not stall traffic, and a waiting request gives up when its context
+// ends.
 func (s *jwksSource) current(ctx context.Context, kid string) (*keySet, error) {
 	now := s.now()
 	ks := s.set.Load()
@@ -80,37 +87,63 @@ func (s *jwksSource) current(ctx context.Context, kid string) (*keySet, error) {
 		return ks, nil
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	ks = s.set.Load()
 	fresh := ks != nil && now.Before(ks.expires)
 	if fresh && ks.lookup(kid) != nil {
-		return ks, nil // another request refreshed while we waited
+		s.mu.Unlock()
+		return ks, nil // another request refreshed meanwhile
 	}
 	usable := ks != nil && now.Before(ks.expires.Add(s.maxStale))
-	if !s.lastAttempt.IsZero() && now.Sub(s.lastAttempt) < s.cooldown {
-		// Unknown kids and a failing issuer must not turn every request into a fetch.
-		if fresh || usable {
-			return ks, nil
+	wait := s.inflight
+	if wait == nil {
+		if !s.lastAttempt.IsZero() && now.Sub(s.lastAttempt) < s.cooldown {
+			// Unknown kids and a failing issuer must not turn every request into a fetch.
+			err := s.lastErr
+			s.mu.Unlock()
+			if usable {
+				return ks, nil
+			}
+			return nil, fmt.Errorf("JWKS of %s unavailable: %w", s.issuer, err)
 		}
-		return nil, fmt.Errorf("JWKS of %s unavailable: %w", s.issuer, s.lastErr)
+		s.lastAttempt = now
+		wait = make(chan struct{})
+		s.inflight = wait
+		// The fetch serves every waiting request, so no caller's cancellation aborts it.
+		go s.refresh(context.WithoutCancel(ctx), wait)
 	}
-	s.lastAttempt = now
+	s.mu.Unlock()
+	if usable && ks.lookup(kid) != nil {
+		return ks, nil // stale but within MaxStale: serve it while the refresh runs
+	}
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("JWKS of %s: %w", s.issuer, ctx.Err())
+	}
+	s.mu.Lock()
+	err := s.lastErr
+	s.mu.Unlock()
+	if next := s.set.Load(); next != nil && now.Before(next.expires.Add(s.maxStale)) {
+		return next, nil // the new set, or the last good one through an outage
+	}
+	return nil, fmt.Errorf("JWKS of %s unavailable: %w", s.issuer, err)
+}
+
+// refresh fetches the key set, publishes it or records the failure, and closes done.
+func (s *jwksSource) refresh(ctx context.Context, done chan struct{}) {
 	next, err := s.fetch(ctx)
-	if err != nil {
-		s.lastErr = err
-		if fresh || usable {
-			return ks, nil // keep the last good keys through the outage
-		}
-		return nil, fmt.Errorf("JWKS of %s unavailable: %w", s.issuer, err)
+	s.mu.Lock()
+	s.lastErr = err
+	if err == nil {
+		s.set.Store(next)
 	}
-	s.lastErr = nil
-	s.set.Store(next)
-	return next, nil
+	s.inflight = nil
+	s.mu.Unlock()
+	close(done)
 }
 
 func (s *jwksSource) fetch(ctx context.Context) (*keySet, error) {
-	// A fetch serves every waiting request, so the caller's cancellation must not abort it.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	if s.jwksURL == "" {
 		u, err := s.discoverJWKS(ctx)

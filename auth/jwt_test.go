@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -153,6 +154,15 @@ func TestVerifyTokenNegative(t *testing.T) {
 			assert.Nil(t, p)
 		})
 	}
+	t.Run("kid length bound", func(t *testing.T) {
+		// 256 bytes is the longest kid accepted; one more is refused before any lookup.
+		_, err := tk.Verify(ctx, es.sign(t, good(nil), map[string]any{"kid": strings.Repeat("k", 256)}))
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+		assert.NotContains(t, err.Error(), `"kid" is not a short string`)
+		_, err = tk.Verify(ctx, es.sign(t, good(nil), map[string]any{"kid": strings.Repeat("k", 257)}))
+		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+		assert.ErrorContains(t, err, `"kid" is not a short string`)
+	})
 	assert.Zero(t, attackerHits.Load(), "jku/x5u are never followed")
 	assert.EqualValues(t, 1, srv.hits.Load(), "bad tokens cause no extra fetches within the cooldown")
 }
@@ -266,8 +276,8 @@ func TestJWKSCacheControlAndOutage(t *testing.T) {
 	require.NoError(t, verify())
 	assert.EqualValues(t, 1, srv.hits.Load(), "fresh for max-age")
 	c.Advance(time.Second)
-	require.NoError(t, verify())
-	assert.EqualValues(t, 2, srv.hits.Load(), "refetched at max-age")
+	require.NoError(t, verify(), "a stale key set answers while it is refreshed")
+	require.Eventually(t, func() bool { return srv.hits.Load() == 2 }, 10*time.Second, time.Millisecond, "refetched at max-age")
 
 	srv.setDown(true)
 	c.Advance(2 * time.Minute)
@@ -345,4 +355,161 @@ func statusOf(err error) int {
 		return e.Status
 	}
 	return 0
+}
+
+func TestStaleJWKSDoesNotWaitForSlowIssuer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	k := newES256(t, "k")
+	var hits atomic.Int64
+	slow := make(chan struct{}) // closed to let the issuer answer
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) > 1 {
+			<-slow // the refresh hangs until the test is done with it
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = w.Write(jwksOf(k))
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(slow) }) // runs before srv.Close, which waits for the handler
+	tk := newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud, JWKSURL: srv.URL + "/jwks"})
+	verify := func(i int) error {
+		cl := claimsAt(c.Now(), srv.URL)
+		cl["jti"] = fmt.Sprint(c.Now().UnixNano(), i) // bypass the verified-token cache
+		_, err := tk.Verify(ctx, k.sign(t, cl, nil))
+		return err
+	}
+	require.NoError(t, verify(0))
+	c.Advance(2 * time.Minute) // expired, well within MaxStale
+
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- verify(i) }()
+	}
+	timeout := time.After(5 * time.Second) // the issuer does not answer before we release it
+	for range n {
+		select {
+		case err := <-errs:
+			require.NoError(t, err)
+		case <-timeout:
+			t.Fatal("requests with a stale but usable key set waited for the issuer")
+		}
+	}
+	require.Eventually(t, func() bool { return hits.Load() >= 2 }, 10*time.Second, time.Millisecond, "a background refresh starts")
+	require.NoError(t, verify(n))
+	assert.EqualValues(t, 2, hits.Load(), "one refresh, however many requests")
+}
+
+func TestJWKSWaitEndsWithRequest(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	k := newES256(t, "k")
+	slow := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-slow
+		_, _ = w.Write(jwksOf(k))
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(slow) })
+	tk := newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud, JWKSURL: srv.URL + "/jwks"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := tk.Verify(ctx, k.sign(t, claimsAt(c.Now(), srv.URL), nil))
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a request waiting for the key set ignored its cancellation")
+	}
+}
+
+func TestTokenCacheFollowsKeyMaterial(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	newSetup := func(t *testing.T, first signer) (*jwksServer, *auth.Tokens) {
+		srv := newJWKSServer(t, first)
+		return srv, newTokens(t, c, auth.Issuer{Issuer: srv.URL, Audience: testAud, JWKSURL: srv.URL + "/jwks"})
+	}
+	// refetch makes the verifier load the key set the server now publishes: a token with an
+	// unknown kid forces a fetch once the cooldown has passed.
+	refetch := func(t *testing.T, srv *jwksServer, tk *auth.Tokens) {
+		before := srv.hits.Load()
+		c.Advance(time.Minute)
+		_, _ = tk.Verify(ctx, newES256(t, "trigger").sign(t, claimsAt(c.Now(), srv.URL), nil))
+		require.Equal(t, before+1, srv.hits.Load())
+	}
+
+	for name, pair := range map[string][2]signer{
+		"token without kid after single-key rotation": {newES256(t, ""), newES256(t, "b")},
+		"kid reused for new material":                 {newES256(t, "k"), newES256(t, "k")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, tk := newSetup(t, pair[0])
+			tok := pair[0].sign(t, claimsAt(c.Now(), srv.URL), nil)
+			_, err := tk.Verify(ctx, tok)
+			require.NoError(t, err)
+			srv.set(pair[1])
+			refetch(t, srv, tk)
+			_, err = tk.Verify(ctx, tok)
+			require.ErrorIs(t, err, auth.ErrUnauthenticated, "the key that signed it is no longer published")
+		})
+	}
+	t.Run("unchanged key keeps its tokens cached", func(t *testing.T) {
+		a := newES256(t, "k")
+		srv, tk := newSetup(t, a)
+		tok := a.sign(t, claimsAt(c.Now(), srv.URL), nil)
+		p1, err := tk.Verify(ctx, tok)
+		require.NoError(t, err)
+		refetch(t, srv, tk)
+		p2, err := tk.Verify(ctx, tok)
+		require.NoError(t, err)
+		assert.Same(t, p1, p2, "a refetched set with the same key keeps the cache warm")
+	})
+}
+
+// plainHTTPCatcher stands for whoever answers a fetch sent over plain http: it serves its
+// own keys and records that it was asked.
+type plainHTTPCatcher struct {
+	next  http.RoundTripper
+	body  []byte
+	asked atomic.Int64
+}
+
+func (p *plainHTTPCatcher) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "http" {
+		return p.next.RoundTrip(r)
+	}
+	p.asked.Add(1)
+	rec := httptest.NewRecorder()
+	_, _ = rec.Write(p.body)
+	return rec.Result(), nil
+}
+
+func TestJWKSRedirectToPlainHTTPRefused(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	attacker := newES256(t, "k")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://keys.example.com/jwks", http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	catcher := &plainHTTPCatcher{next: srv.Client().Transport, body: jwksOf(attacker)}
+	client := &http.Client{Transport: catcher} // CheckRedirect nil, as most callers leave it
+	tk, err := auth.NewTokens(auth.JWTConfig{
+		Issuers:    []auth.Issuer{{Issuer: srv.URL, Audience: testAud, JWKSURL: srv.URL + "/jwks"}},
+		HTTPClient: client, Now: c.Now,
+	})
+	require.NoError(t, err)
+	_, err = tk.Verify(context.Background(), attacker.sign(t, claimsAt(c.Now(), srv.URL), nil))
+	require.ErrorIs(t, err, auth.ErrUnavailable)
+	assert.ErrorContains(t, err, "redirect refused")
+	assert.Zero(t, catcher.asked.Load(), "no request went out over plain http")
+	assert.Nil(t, client.CheckRedirect, "the caller's client is not modified")
 }

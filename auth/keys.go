@@ -7,6 +7,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"sync"
@@ -73,6 +75,9 @@ type Keys struct {
 
 	mu    sync.RWMutex
 	cache map[string]*keyEntry
+	// gen counts Forget calls. Verify caches a row only if gen did not move while it read
+	// the store, so a row read before a revocation is never written back after it.
+	gen uint64
 }
 
 // keyEntry is a verified key. It holds SHA-256 of the key's secret rather than the key: a
@@ -161,6 +166,9 @@ func (k *Keys) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if !checksumOK(raw) {
 		return nil, invalid("%w (%s)", errMalformedKey, KeyHint(raw))
 	}
+	k.mu.RLock()
+	gen := k.gen
+	k.mu.RUnlock()
 	sk, err := k.store.Key(ctx, pk.ID)
 	if errors.Is(err, ErrKeyNotFound) {
 		return nil, invalid("unknown API key %s", pk.Hint())
@@ -185,6 +193,10 @@ func (k *Keys) Verify(ctx context.Context, raw string) (*Principal, error) {
 		}
 		e.hash = hashTail(pk.tail())
 		k.mu.Lock()
+		if k.gen != gen { // a key changed meanwhile; this row may predate it
+			k.mu.Unlock()
+			return p, nil
+		}
 		if len(k.cache) >= k.size {
 			for id := range k.cache { // map order is random: evict an arbitrary entry
 				delete(k.cache, id)
@@ -196,6 +208,30 @@ func (k *Keys) Verify(ctx context.Context, raw string) (*Principal, error) {
 	}
 	return p, nil
 }
+
+// String describes the verifier without its server secret.
+func (k *Keys) String() string {
+	return fmt.Sprintf("auth.Keys{prefix: %q, environment: %q, secret: %s}", k.prefix, k.env, redacted)
+}
+
+// GoString redacts the server secret for %#v.
+func (k *Keys) GoString() string { return k.String() }
+
+// Format prints [Keys.String] for every verb: without it %d or %x would print the fields,
+// server secret included.
+func (k *Keys) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
+
+// LogValue redacts the server secret in log/slog output.
+func (k *Keys) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("prefix", k.prefix), slog.String("environment", k.env), slog.String("secret", redacted))
+}
+
+var _ interface {
+	fmt.Stringer
+	fmt.GoStringer
+	fmt.Formatter
+	slog.LogValuer
+} = (*Keys)(nil)
 
 // hashTail is SHA-256 of a key's secret and checksum: 36 bytes, one SHA-256 block. The
 // string is copied to a stack array because converting it would allocate.
@@ -220,6 +256,7 @@ func (k *Keys) digest(id, secret string) []byte {
 // by other means to apply the change before CacheTTL.
 func (k *Keys) Forget(id string) {
 	k.mu.Lock()
+	k.gen++
 	delete(k.cache, id)
 	k.mu.Unlock()
 }
@@ -261,7 +298,9 @@ func (k *Keys) Create(ctx context.Context, spec KeySpec) (IssuedKey, error) {
 
 // Rotate issues a replacement for key id with the same consumer, scopes, plan, metadata
 // and expiry, and makes the old key stop working after grace, so clients can deploy the
-// new key while the old one still works. A zero grace ends the old key at once.
+// new key while the old one still works. A zero grace ends the old key at once. A key has
+// at most one replacement: when two rotations race, one wins and the other withdraws the
+// key it issued and returns an error.
 func (k *Keys) Rotate(ctx context.Context, id string, grace time.Duration) (IssuedKey, error) {
 	if k.writer == nil {
 		return IssuedKey{}, errReadOnly
@@ -283,6 +322,14 @@ func (k *Keys) Rotate(ctx context.Context, id string, grace time.Duration) (Issu
 	}
 	end := now.Add(grace).UTC()
 	err = k.writer.UpdateKey(ctx, id, func(sk *StoredKey) error {
+		// Checked again under the store's lock: another Rotate, a Revoke or a disable may
+		// have landed since the read above, and a key must have one live replacement.
+		if sk.ReplacedBy != "" {
+			return fmt.Errorf("%w by %s", errAlreadyReplaced, sk.ReplacedBy)
+		}
+		if err := sk.usable(now); err != nil {
+			return err
+		}
 		if sk.Expires.IsZero() || end.Before(sk.Expires) {
 			sk.Expires = end
 		}
@@ -291,10 +338,17 @@ func (k *Keys) Rotate(ctx context.Context, id string, grace time.Duration) (Issu
 	})
 	k.Forget(id)
 	if err != nil {
-		return issued, fmt.Errorf("auth: rotate key %s: new key %s issued, but the old key was not ended: %w", id, issued.ID, err)
+		// The old key was not ended, so the rotation did not happen: withdraw its
+		// replacement rather than leave a second live key behind.
+		if rerr := k.Revoke(context.WithoutCancel(ctx), issued.ID); rerr != nil {
+			return issued, fmt.Errorf("auth: rotate key %s: new key %s issued, but the old key was not ended (%w) and the new one not revoked: %w", id, issued.ID, err, rerr)
+		}
+		return IssuedKey{}, fmt.Errorf("auth: rotate key %s: %w", id, err)
 	}
 	return issued, nil
 }
+
+var errAlreadyReplaced = errors.New("key already replaced")
 
 // Revoke ends key id now.
 func (k *Keys) Revoke(ctx context.Context, id string) error {

@@ -140,18 +140,24 @@ func TestVerifyKey(t *testing.T) {
 	assert.EqualValues(t, 1, store.lookups.Load(), "a warm cache does not ask the store")
 
 	t.Run("typos never reach the store", func(t *testing.T) {
+		k.Forget(issued.ID) // a cached key would refuse the typo without the checksum
 		before := store.lookups.Load()
 		_, err := k.Verify(ctx, typo(raw))
 		require.ErrorIs(t, err, auth.ErrUnauthenticated)
 		assert.Equal(t, before, store.lookups.Load())
 	})
 	t.Run("other environment refused", func(t *testing.T) {
-		testKeys, err := auth.NewKeys(auth.KeyConfig{Secret: testSecret, Environment: "test"})
+		// Same store and secret: only the environment tells the keys apart.
+		testKeys, err := auth.NewKeys(auth.KeyConfig{Store: store, Secret: testSecret, Environment: "test"})
 		require.NoError(t, err)
 		tk, err := testKeys.Create(ctx, auth.KeySpec{Consumer: "alice"})
 		require.NoError(t, err)
+		_, err = testKeys.Verify(ctx, tk.Key.Reveal())
+		require.NoError(t, err, "the key works in its own environment")
+		before := store.lookups.Load()
 		_, err = k.Verify(ctx, tk.Key.Reveal())
 		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+		assert.Equal(t, before, store.lookups.Load(), "refused before the store is asked")
 	})
 	t.Run("unknown id and wrong secret look the same to the client", func(t *testing.T) {
 		other := newKeys(t, c, nil) // same secret, different store: a well-formed key we do not hold
@@ -177,11 +183,14 @@ func TestVerifyKey(t *testing.T) {
 		require.NotErrorIs(t, err, auth.ErrUnauthenticated)
 	})
 	t.Run("expiry applies even from the cache", func(t *testing.T) {
+		c.Advance(time.Hour - 10*time.Second) // the key expires in 10 s, well within CacheTTL
 		_, err := k.Verify(ctx, raw)
 		require.NoError(t, err)
-		c.Advance(time.Hour)
+		before := store.lookups.Load()
+		c.Advance(10 * time.Second)
 		_, err = k.Verify(ctx, raw)
 		require.ErrorIs(t, err, auth.ErrUnauthenticated)
+		assert.Equal(t, before, store.lookups.Load(), "answered from the cache")
 	})
 }
 
@@ -321,3 +330,132 @@ func (readOnly) Key(context.Context, string) (auth.StoredKey, error) {
 }
 
 func crc32IEEE(s string) uint32 { return crc32.ChecksumIEEE([]byte(s)) }
+
+// blockingStore holds Key calls until released, to put a Verify in flight.
+type blockingStore struct {
+	*auth.MemoryKeyStore
+	block   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingStore) Key(ctx context.Context, id string) (auth.StoredKey, error) {
+	if !s.block.Load() {
+		return s.MemoryKeyStore.Key(ctx, id)
+	}
+	sk, err := s.MemoryKeyStore.Key(ctx, id) // read before the revocation lands
+	s.entered <- struct{}{}
+	<-s.release
+	return sk, err
+}
+
+func TestRevokeWinsOverInFlightVerify(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := &blockingStore{
+		MemoryKeyStore: auth.NewMemoryKeyStore(),
+		entered:        make(chan struct{}), release: make(chan struct{}),
+	}
+	k := newKeys(t, newClock(), store)
+	issued, err := k.Create(ctx, auth.KeySpec{Consumer: "alice"})
+	require.NoError(t, err)
+	raw := issued.Key.Reveal()
+
+	store.block.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := k.Verify(ctx, raw)
+		done <- err
+	}()
+	<-store.entered // the Verify has read the unrevoked row
+	store.block.Store(false)
+	require.NoError(t, k.Revoke(ctx, issued.ID))
+	close(store.release)
+	require.NoError(t, <-done, "the in-flight Verify read the row before the revocation")
+
+	_, err = k.Verify(ctx, raw)
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "a revoked key must stop working at once")
+}
+
+func TestKeysNeverPrintTheServerSecret(t *testing.T) {
+	t.Parallel()
+	k := newKeys(t, newClock(), nil)
+	secret := testSecret.Reveal()
+	var jsonBuf, textBuf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&jsonBuf, nil)).Info("x", "keys", k, slog.Any("any", k))
+	slog.New(slog.NewTextHandler(&textBuf, nil)).Info("x", "keys", k, slog.Any("any", k))
+	outs := map[string]string{"json": jsonBuf.String(), "text": textBuf.String()}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
+		outs[verb] = fmt.Sprintf(verb, k)
+	}
+	for name, out := range outs {
+		assert.NotContains(t, out, secret, name)
+		assert.NotContains(t, out, fmt.Sprint([]byte(secret)), name)
+		assert.NotContains(t, out, fmt.Sprintf("%x", secret), name)
+		assert.NotContains(t, out, fmt.Sprintf("%d", []byte(secret)[:8]), name)
+	}
+}
+
+// barrierStore holds every Key call until n callers have read, so concurrent Rotates all
+// see the old key live before any of them ends it.
+type barrierStore struct {
+	*auth.MemoryKeyStore
+	n       int32
+	arrived atomic.Int32
+	all     chan struct{}
+}
+
+func (s *barrierStore) Key(ctx context.Context, id string) (auth.StoredKey, error) {
+	sk, err := s.MemoryKeyStore.Key(ctx, id)
+	if s.arrived.Add(1) == s.n {
+		close(s.all)
+	}
+	<-s.all
+	return sk, err
+}
+
+func TestConcurrentRotateLeavesOneReplacement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newClock()
+	const n = 4
+	store := &barrierStore{MemoryKeyStore: auth.NewMemoryKeyStore(), n: n, all: make(chan struct{})}
+	k := newKeys(t, c, store)
+	old, err := k.Create(ctx, auth.KeySpec{Consumer: "alice"})
+	require.NoError(t, err)
+
+	type result struct {
+		issued auth.IssuedKey
+		err    error
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			issued, err := k.Rotate(ctx, old.ID, time.Hour)
+			results <- result{issued, err}
+		}()
+	}
+	var won []auth.IssuedKey
+	for range n {
+		r := <-results
+		if r.err == nil {
+			won = append(won, r.issued)
+		} else {
+			assert.Empty(t, r.issued.ID, "a failed rotation hands out no key")
+		}
+	}
+	require.Len(t, won, 1, "exactly one rotation succeeds")
+
+	keys, err := store.ListKeys(ctx, "alice")
+	require.NoError(t, err)
+	var live []string
+	for _, sk := range keys {
+		if sk.ID != old.ID && sk.Revoked.IsZero() {
+			live = append(live, sk.ID)
+		}
+		if sk.ID == old.ID {
+			assert.Equal(t, won[0].ID, sk.ReplacedBy)
+		}
+	}
+	assert.Equal(t, []string{won[0].ID}, live, "one replacement lives; the others were withdrawn")
+}

@@ -56,7 +56,6 @@ func TestFileKeyStoreSurvivesReopen(t *testing.T) {
 
 	s2, err := auth.OpenFileKeyStore(path)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = s2.Close() })
 	keys2, err := auth.NewKeys(auth.KeyConfig{Store: s2, Secret: testSecret})
 	require.NoError(t, err)
 	p, err := keys2.Verify(ctx, issued.Key.Reveal())
@@ -66,9 +65,21 @@ func TestFileKeyStoreSurvivesReopen(t *testing.T) {
 	require.ErrorIs(t, err, auth.ErrUnauthenticated, "revocation must survive a restart")
 	_, err = s2.Key(ctx, "torn")
 	require.ErrorIs(t, err, auth.ErrKeyNotFound)
-	// The store still appends after dropping the torn record.
-	_, err = keys2.Create(ctx, auth.KeySpec{Consumer: "carol"})
+	// The store still appends after dropping the torn record, and what it appends is read
+	// back after another restart rather than glued to the torn line.
+	carol, err := keys2.Create(ctx, auth.KeySpec{Consumer: "carol"})
 	require.NoError(t, err)
+	require.NoError(t, s2.Close())
+	s3, err := auth.OpenFileKeyStore(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s3.Close() })
+	keys3, err := auth.NewKeys(auth.KeyConfig{Store: s3, Secret: testSecret})
+	require.NoError(t, err)
+	for consumer, key := range map[string]auth.Secret{"alice": issued.Key, "carol": carol.Key} {
+		p, err := keys3.Verify(ctx, key.Reveal())
+		require.NoError(t, err, consumer)
+		assert.Equal(t, consumer, p.Consumer)
+	}
 }
 
 func TestFileKeyStoreCompactsOnOpen(t *testing.T) {

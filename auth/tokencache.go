@@ -31,6 +31,7 @@ type tokenEntry struct {
 	src       *jwksSource
 	set       *keySet
 	kid       string
+	key       *verifyKey // the key that verified the token
 }
 
 func newTokenCache(size int) *tokenCache {
@@ -57,17 +58,19 @@ func (c *tokenCache) get(token string, now time.Time) *Principal {
 }
 
 // signerStillPublished reports whether the key that signed the token is still in its
-// issuer's key set: removing a key from the JWKS revokes the tokens it signed.
+// issuer's key set: removing a key from the JWKS revokes the tokens it signed. The key is
+// compared by its material, not its kid: a token without kid must not survive the rotation
+// of a single-key set, nor a token survive its kid being reused for a new key.
 func (e *tokenEntry) signerStillPublished() bool {
 	cur := e.src.set.Load()
-	return cur == e.set || cur != nil && cur.lookup(e.kid) != nil
+	return cur == e.set || cur != nil && e.key.same(cur.lookup(e.kid))
 }
 
 // put caches a verified token. Expiry is checked on exp alone: the leeway lets a token in
 // after exp, but the cache keeps no token past it.
-func (c *tokenCache) put(token string, p *Principal, src *jwksSource, set *keySet, kid string) {
+func (c *tokenCache) put(token string, p *Principal, src *jwksSource, set *keySet, kid string, key *verifyKey) {
 	h := maphash.String(c.seed, token)
-	e := &tokenEntry{token: token, principal: p, src: src, set: set, kid: kid}
+	e := &tokenEntry{token: token, principal: p, src: src, set: set, kid: kid, key: key}
 	c.mu.Lock()
 	if len(c.entries) >= c.size {
 		for k := range c.entries {

@@ -99,10 +99,7 @@ func NewTokens(cfg JWTConfig) (*Tokens, error) {
 	if t.now == nil {
 		t.now = time.Now
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: fetchTimeout}
-	}
+	client := fetchClient(cfg.HTTPClient)
 	var all []string
 	for _, is := range cfg.Issuers {
 		st, err := newIssuerState(is, client, t.now)
@@ -130,6 +127,31 @@ func NewTokens(cfg JWTConfig) (*Tokens, error) {
 		t.cache = newTokenCache(size)
 	}
 	return t, nil
+}
+
+// fetchClient returns the client that fetches key material: c, or a 10-second client when
+// nil, made to check every redirect like the configured URL, so an https endpoint cannot
+// hand the fetch to plain http. A caller's own CheckRedirect still runs after the check; c
+// itself is not modified.
+func fetchClient(c *http.Client) *http.Client {
+	if c == nil {
+		c = &http.Client{Timeout: fetchTimeout}
+	}
+	cp := *c
+	next := c.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := checkFetchURL(req.URL.String()); err != nil {
+			return fmt.Errorf("redirect refused: %w", err)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 { // net/http's default limit
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cp
 }
 
 func newIssuerState(is Issuer, client *http.Client, now func() time.Time) (*issuerState, error) {
@@ -210,6 +232,7 @@ func (t *Tokens) Verify(ctx context.Context, token string) (*Principal, error) {
 	var (
 		st   *issuerState
 		set  *keySet
+		key  *verifyKey
 		kid  string
 		fail error
 	)
@@ -246,6 +269,7 @@ func (t *Tokens) Verify(ctx context.Context, token string) (*Principal, error) {
 		if !slices.Contains(k.algs, tok.Method.Alg()) {
 			return nil, errAlgNotPinned
 		}
+		key = k
 		return k.key, nil
 	})
 	if fail != nil {
@@ -262,7 +286,7 @@ func (t *Tokens) Verify(ctx context.Context, token string) (*Principal, error) {
 		return nil, invalid("%w", err)
 	}
 	if t.cache != nil {
-		t.cache.put(token, p, st.src, set, kid)
+		t.cache.put(token, p, st.src, set, kid, key)
 	}
 	return p, nil
 }
