@@ -51,3 +51,55 @@ func TestHumaLimitOnCopiedOperationDoesNotLeak(t *testing.T) {
 	}
 	assert.Equal(t, map[string]any{"team": "core"}, template.Metadata, "the template is untouched")
 }
+
+func TestDuplicatePolicyNamesRefused(t *testing.T) {
+	t.Parallel()
+	t.Run("group and operation", func(t *testing.T) {
+		t.Parallel()
+		api, _ := newAPI(t, ratelimit.Config{})
+		grp := huma.NewGroup(api, "/v1")
+		grp.UseSimpleModifier(ratelimit.Limit(ratelimit.PerMinute(600)))
+		op := huma.Operation{OperationID: "dup", Method: http.MethodGet, Path: "/d"}
+		ratelimit.Limit(ratelimit.PerMinute(10))(&op)
+		assert.PanicsWithValue(t,
+			`ratelimit: operation GET /v1/d (dup): ratelimit: two policies named "per-minute" apply to the same requests; give one a distinct Name`,
+			func() { huma.Register(grp, op, handler) })
+	})
+	t.Run("configured and operation", func(t *testing.T) {
+		t.Parallel()
+		api, _ := newAPI(t, ratelimit.Config{Policies: []ratelimit.Policy{{Name: "burst", Rate: ratelimit.PerSecond(5)}}})
+		op := huma.Operation{OperationID: "dup", Method: http.MethodGet, Path: "/d"}
+		ratelimit.Apply(ratelimit.Policy{Name: "burst", Rate: ratelimit.PerMinute(10)})(&op)
+		assert.PanicsWithValue(t,
+			`ratelimit: operation GET /d (dup): ratelimit: two policies named "burst" apply to the same requests; give one a distinct Name`,
+			func() { huma.Register(api, op, handler) })
+	})
+	t.Run("distinct names pass", func(t *testing.T) {
+		t.Parallel()
+		api, _ := newAPI(t, ratelimit.Config{Policies: []ratelimit.Policy{{Rate: ratelimit.PerMinute(600)}}})
+		op := huma.Operation{OperationID: "ok", Method: http.MethodGet, Path: "/ok"}
+		ratelimit.Apply(ratelimit.Policy{Name: "op-minute", Rate: ratelimit.PerMinute(10)})(&op)
+		huma.Register(api, op, handler)
+		rec := api.Get("/ok", "X-Consumer: acme")
+		require.Equal(t, http.StatusOK, rec.Code)
+		assert.Equal(t, `"per-minute";q=600;w=60, "op-minute";q=10;w=60`, rec.Header().Get("RateLimit-Policy"))
+	})
+	t.Run("route", func(t *testing.T) {
+		t.Parallel()
+		l, err := ratelimit.New(ratelimit.Config{Policies: []ratelimit.Policy{{Rate: ratelimit.PerMinute(600)}}})
+		require.NoError(t, err)
+		assert.PanicsWithValue(t,
+			`ratelimit: route "r": ratelimit: two policies named "per-minute" apply to the same requests; give one a distinct Name`,
+			func() { l.Route("r", ratelimit.Policy{Rate: ratelimit.PerMinute(10)}) })
+		assert.Panics(t, func() {
+			l.Route("r2", ratelimit.Policy{Name: "a", Rate: ratelimit.PerHour(1)}, ratelimit.Policy{Name: "a", Rate: ratelimit.PerDay(1)})
+		})
+	})
+	t.Run("configured", func(t *testing.T) {
+		t.Parallel()
+		_, err := ratelimit.New(ratelimit.Config{Policies: []ratelimit.Policy{
+			{Rate: ratelimit.PerMinute(600)}, {Rate: ratelimit.PerMinute(10), Key: ratelimit.ByPlan},
+		}})
+		require.ErrorContains(t, err, `two policies named "per-minute"`)
+	})
+}

@@ -13,7 +13,10 @@ import (
 // says whose budget a request spends.
 type Policy struct {
 	// Name identifies the policy in the RateLimit headers and in problem details; empty
-	// means the rate's name ("per-minute", "daily"). Names are unique per request.
+	// means the rate's name ("per-minute", "daily"). Names must be unique among the policies
+	// that apply to a request (the configured ones and the operation's or route's): [New],
+	// [Limiter.Route] and operation registration refuse duplicates, since two policies of
+	// one name would share a counter and send indistinguishable headers.
 	Name string
 	// Rate applies to callers whose plan is not listed in Plans. The zero Rate exempts them.
 	Rate Rate
@@ -130,6 +133,22 @@ func compile(ps []Policy) ([]policy, error) {
 		out = append(out, policy{Policy: p})
 	}
 	return out, nil
+}
+
+// uniqueNames returns an error when two of the policies that apply to one request share a
+// name: they would share one stored counter and send indistinguishable headers. Unnamed
+// policies take their rate's name, so two unnamed per-minute limits collide too.
+func uniqueNames(lists ...[]policy) error {
+	seen := map[string]bool{}
+	for _, ps := range lists {
+		for _, p := range ps {
+			if seen[p.Name] {
+				return fmt.Errorf("ratelimit: two policies named %q apply to the same requests; give one a distinct Name", p.Name)
+			}
+			seen[p.Name] = true
+		}
+	}
+	return nil
 }
 
 // validName reports whether s can be sent as a structured-field string.
