@@ -68,7 +68,7 @@ func (l *Limiter) check(ctx context.Context, r *Request, cost int, ops []policy)
 	}
 	// Stable: within each group the configured order is kept.
 	slices.SortStableFunc(all, func(a, b *policy) int {
-		qa, qb := a.Rate.IsQuota(), b.Rate.IsQuota()
+		qa, qb := a.quota, b.quota
 		switch {
 		case qa == qb:
 			return 0

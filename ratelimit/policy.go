@@ -21,7 +21,8 @@ type Policy struct {
 	// Rate applies to callers whose plan is not listed in Plans. The zero Rate exempts them.
 	Rate Rate
 	// Plans overrides Rate per plan ([auth.Principal.Plan]); a zero Rate in the table
-	// exempts the plan.
+	// exempts the plan. Rate and the plans' rates are either all calendar quotas or all
+	// smoothing rates: quotas are evaluated after smoothing rates, for every plan alike.
 	Plans map[string]Rate
 	// Key says whose budget a request spends; nil means [ByConsumer]. For policies added by
 	// an operation modifier, the operation is part of the key unless Key is set, so that
@@ -108,6 +109,7 @@ func Compose(keys ...KeyFunc) KeyFunc {
 type policy struct {
 	Policy
 	perOp bool
+	quota bool // its rates are calendar quotas: it is evaluated after the smoothing rates
 }
 
 func compile(ps []Policy) ([]policy, error) {
@@ -124,15 +126,45 @@ func compile(ps []Policy) ([]policy, error) {
 		if p.Name == "" {
 			p.Name = p.Rate.String()
 		}
+		quota, err := kindOf(p)
+		if err != nil {
+			return nil, err
+		}
 		if !validName(p.Name) {
 			return nil, fmt.Errorf("ratelimit: policy name %q must be printable ASCII", p.Name)
 		}
 		if p.Key == nil {
 			p.Key = ByConsumer
 		}
-		out = append(out, policy{Policy: p})
+		out = append(out, policy{Policy: p, quota: quota})
 	}
 	return out, nil
+}
+
+// kindOf reports whether p's rates are calendar quotas. A policy is either a quota or a
+// smoothing rate for every plan: the order of evaluation, which keeps a refused burst from
+// spending the day's quota, depends on it.
+func kindOf(p Policy) (quota bool, err error) {
+	seen := false
+	check := func(r Rate) error {
+		if r.IsZero() {
+			return nil
+		}
+		if seen && r.IsQuota() != quota {
+			return fmt.Errorf("ratelimit: policy %q mixes calendar quotas and smoothing rates; use one policy for each", p.Name)
+		}
+		seen, quota = true, r.IsQuota()
+		return nil
+	}
+	if err := check(p.Rate); err != nil {
+		return false, err
+	}
+	for _, r := range p.Plans {
+		if err := check(r); err != nil {
+			return false, err
+		}
+	}
+	return quota, nil
 }
 
 // uniqueNames returns an error when two of the policies that apply to one request share a
