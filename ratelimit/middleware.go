@@ -151,6 +151,9 @@ func (l *Limiter) decide(ctx context.Context, req *Request, o *operationPolicy, 
 		if errors.Is(err, errInvalidRate) {
 			return newErr(http.StatusInternalServerError, "invalid rate limit policy")
 		}
+		if ce := (*CostError)(nil); errors.As(err, &ce) {
+			return newErr(http.StatusBadRequest, ce.Error())
+		}
 		return l.unavailable(err, h, newErr)
 	}
 	d.SetHeaders(h, l.now(), l.legacy)
