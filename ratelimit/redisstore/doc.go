@@ -16,9 +16,10 @@
 // runs GCRA for smoothing rates (one integer per key) and a counter per calendar period for
 // quotas, and reads the time with the Redis TIME command, so replicas whose clocks disagree
 // still agree on every decision. Time is kept in whole microseconds, so an emission interval
-// that is not a whole number of microseconds (3 per second, say) rounds down, admitting at
-// most one part in a million more than the rate. Keys expire once their limit
-// has refilled, so idle consumers cost no memory.
+// that is not a whole number of microseconds (3 per second, say) rounds up: the store never
+// admits more than the rate, and admits less only for very fast rates (PerSecond(600000),
+// an interval of 1.67µs kept as 2µs, admits 500000 per second). Keys expire once their
+// limit has refilled, so idle consumers cost no memory.
 //
 // # Redis Cluster
 //

@@ -150,3 +150,24 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 	_, err = redisstore.New(redisstore.Config{Client: c, OnError: 9})
 	require.Error(t, err)
 }
+
+// Fast rates, whose interval is a fraction of the script's microsecond, never admit more
+// than the rate over a window.
+func TestFastRateNeverExceedsTheRate(t *testing.T) {
+	t.Parallel()
+	c := client(t, tollgatetest.RedisAddr(t))
+	clock := ratelimittest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := newStore(t, redisstore.Config{Client: c, Prefix: prefix(t, c), Now: clock.Now, Timeout: 2 * time.Second})
+	ctx, r := context.Background(), ratelimit.Per(3, 10*time.Microsecond) // 3.33µs per unit
+	admitted := 0
+	for range 1000 { // one request every microsecond for a millisecond
+		res, err := s.Take(ctx, "k", r, 1)
+		require.NoError(t, err)
+		if res.Allowed {
+			admitted++
+		}
+		clock.Advance(time.Microsecond)
+	}
+	assert.LessOrEqual(t, admitted, 300+int(r.Capacity()), "300 per millisecond plus the burst")
+	assert.Greater(t, admitted, 200)
+}
