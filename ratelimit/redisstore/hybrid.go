@@ -120,10 +120,33 @@ func (l *leases) refuse(key string) {
 	sh.mu.Unlock()
 }
 
+// unspent returns the units of a valid lease of key that are not spent yet.
+func (l *leases) unspent(key string) int64 {
+	sh := l.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if ls, ok := sh.m[key]; ok && l.now().Before(ls.expires) {
+		return ls.units
+	}
+	return 0
+}
+
 // hybridTake serves n units from a local lease, or takes a new lease from Redis.
 func (s *Store) hybridTake(ctx context.Context, key string, rate ratelimit.Rate, n int) (ratelimit.Result, error) {
 	if n == 0 {
-		return s.take(ctx, key, rate, 0)
+		// Redis counts this replica's leases as spent: the units leased and not spent yet
+		// are still available here. Without them, a peek after one spent unit would report
+		// the whole lease as gone (and an authentication throttle would lock a client out
+		// after one failure).
+		res, err := s.take(ctx, key, rate, 0)
+		if err != nil {
+			return res, err
+		}
+		if u := s.leases.unspent(key); u > 0 {
+			res.Remaining += u
+			res.Allowed, res.RetryAfter = true, 0
+		}
+		return res, nil
 	}
 	if res, ok := s.leases.spend(key, int64(n)); ok {
 		res.Rate = rate
