@@ -49,7 +49,8 @@
 // spent within [Config.LeaseTTL] are given up, so they may admit up to Replicas × Lease
 // fewer per LeaseTTL. When Redis has less than a lease left, decisions go to Redis one by
 // one until LeaseTTL has passed, so the last units of a budget are not stranded. Peeks
-// (n == 0) ask Redis and add the units this replica has leased and not spent yet.
+// (n == 0) ask Redis and add the units this replica has leased and not spent yet. Expired
+// leases are purged as the lease table grows, so keys seen once do not stay in memory.
 //
 // Set ContextTimeoutEnabled on the go-redis client: the timeout then bounds the network
 // wait itself. Without it, go-redis waits for its ReadTimeout (3s by default), and the store
