@@ -57,6 +57,11 @@ func (l *Limiter) Check(ctx context.Context, r *Request, cost int, extra ...Poli
 	if err != nil {
 		return Decision{}, err
 	}
+	if len(ps) > 0 {
+		if err := uniqueNames(l.policies, ps); err != nil {
+			return Decision{}, err
+		}
+	}
 	return l.check(ctx, r, cost, ps)
 }
 

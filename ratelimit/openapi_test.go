@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
@@ -94,6 +95,13 @@ func TestDuplicatePolicyNamesRefused(t *testing.T) {
 		assert.Panics(t, func() {
 			l.Route("r2", ratelimit.Policy{Name: "a", Rate: ratelimit.PerHour(1)}, ratelimit.Policy{Name: "a", Rate: ratelimit.PerDay(1)})
 		})
+	})
+	t.Run("check", func(t *testing.T) {
+		t.Parallel()
+		l, err := ratelimit.New(ratelimit.Config{Policies: []ratelimit.Policy{{Rate: ratelimit.PerMinute(600)}}})
+		require.NoError(t, err)
+		_, err = l.Check(context.Background(), &ratelimit.Request{}, 1, ratelimit.Policy{Rate: ratelimit.PerMinute(10)})
+		require.ErrorContains(t, err, `two policies named "per-minute"`)
 	})
 	t.Run("configured", func(t *testing.T) {
 		t.Parallel()
