@@ -16,8 +16,8 @@ type MemoryConfig struct {
 	Now func() time.Time
 	// MaxKeys bounds the number of keys kept; zero means 1<<20 (some 150 MiB at most). Keys
 	// whose limit has fully refilled are dropped first, which loses nothing. Only when every
-	// kept key is still active are keys close to refilling dropped, which may admit a little
-	// more for those keys than their rate allows.
+	// kept key is still active are keys close to refilling dropped, an eighth of MaxKeys at a
+	// time, which may admit a little more for those keys than their rate allows.
 	MaxKeys int
 }
 
