@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -47,6 +48,7 @@ func (d Decision) QuotaExceeded() bool {
 }
 
 // Check applies the configured policies, then extra, to one request that costs cost units.
+// A cost above the capacity of an applicable policy is a [*CostError] and spends nothing.
 // Smoothing rates are evaluated before quotas and the first refusal stops spending: a burst
 // that is turned away does not eat into the day's quota. Policies after a refusal are
 // peeked, so every policy is still reported. An error means a store could not decide.
@@ -54,6 +56,11 @@ func (l *Limiter) Check(ctx context.Context, r *Request, cost int, extra ...Poli
 	ps, err := compile(extra)
 	if err != nil {
 		return Decision{}, err
+	}
+	if len(ps) > 0 {
+		if err := uniqueNames(l.policies, ps); err != nil {
+			return Decision{}, err
+		}
 	}
 	return l.check(ctx, r, cost, ps)
 }
@@ -68,7 +75,7 @@ func (l *Limiter) check(ctx context.Context, r *Request, cost int, ops []policy)
 	}
 	// Stable: within each group the configured order is kept.
 	slices.SortStableFunc(all, func(a, b *policy) int {
-		qa, qb := a.Rate.IsQuota(), b.Rate.IsQuota()
+		qa, qb := a.quota, b.quota
 		switch {
 		case qa == qb:
 			return 0
@@ -77,7 +84,14 @@ func (l *Limiter) check(ctx context.Context, r *Request, cost int, ops []policy)
 		}
 		return 1
 	})
-	d := Decision{Allowed: true, Policies: make([]PolicyResult, 0, len(all))}
+	// Resolve every policy before spending anything: a cost no policy could ever admit is
+	// the request's fault and must not spend the policies evaluated before it.
+	type applied struct {
+		p    *policy
+		rate Rate
+		key  string
+	}
+	todo := make([]applied, 0, len(all))
 	for _, p := range all {
 		rate := p.rateFor(ctx)
 		if rate.IsZero() {
@@ -90,11 +104,19 @@ func (l *Limiter) check(ctx context.Context, r *Request, cost int, ops []policy)
 		if p.perOp {
 			key += "|o:" + r.Operation
 		}
+		if c := rate.Capacity(); int64(cost) > c {
+			return Decision{}, &CostError{Policy: p.Name, Cost: int64(cost), Capacity: c}
+		}
+		todo = append(todo, applied{p, rate, key})
+	}
+	d := Decision{Allowed: true, Policies: make([]PolicyResult, 0, len(todo))}
+	for _, a := range todo {
+		rate := a.rate
 		n := cost
 		if !d.Allowed {
 			n = 0
 		}
-		res, err := l.Take(ctx, p.Name+"\x00"+key, rate, n)
+		res, err := l.Take(ctx, a.p.Name+"\x00"+a.key, rate, n)
 		if err != nil {
 			return Decision{}, err
 		}
@@ -112,7 +134,24 @@ func (l *Limiter) check(ctx context.Context, r *Request, cost int, ops []policy)
 			d.Allowed = false
 			d.RetryAfter = max(d.RetryAfter, res.RetryAfter)
 		}
-		d.Policies = append(d.Policies, PolicyResult{Name: p.Name, Result: res})
+		d.Policies = append(d.Policies, PolicyResult{Name: a.p.Name, Result: res})
 	}
 	return d, nil
 }
+
+// CostError reports a request whose cost exceeds what a policy can ever admit at once (its
+// burst, or its quota): waiting would not help, so the middleware answers 400 rather than
+// 429 with a Retry-After the client would follow forever. It matches [ErrCostExceedsCapacity].
+type CostError struct {
+	// Policy names the policy, Cost is what the request asked for and Capacity the most the
+	// policy admits at once ([Rate.Capacity]).
+	Policy         string
+	Cost, Capacity int64
+}
+
+func (e *CostError) Error() string {
+	return fmt.Sprintf("cost %d exceeds the capacity %d of policy %s", e.Cost, e.Capacity, e.Policy)
+}
+
+// Is makes errors.Is(err, ErrCostExceedsCapacity) true.
+func (e *CostError) Is(target error) bool { return target == ErrCostExceedsCapacity }

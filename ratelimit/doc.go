@@ -88,7 +88,10 @@
 // [Cost] both document an operation (the 429 and 503 responses, the RateLimit headers) and
 // configure the middleware through Operation.Metadata, so the OpenAPI document describes what
 // the server enforces. Policies added by a modifier count per caller and per operation.
-// [WithCost] lets an earlier middleware charge more than one unit for a request.
+// [WithCost] lets an earlier middleware charge more than one unit for a request. A request
+// that costs more than a policy admits at once (its burst, or its quota) could never pass:
+// it is answered 400 with the detail "cost N exceeds the capacity C of policy X" instead of
+// a 429 whose Retry-After the client would follow forever (see [CostError]).
 //
 //	api.UseMiddleware(authn.Huma(api), limits.Huma(api))
 //	v1.UseSimpleModifier(ratelimit.Limit(ratelimit.PerMinute(600)))

@@ -121,7 +121,10 @@ func ExampleNewAuthThrottle() {
 		panic(err)
 	}
 	// Five wrong credentials in a row, then one attempt every three minutes.
-	throttle := ratelimit.NewAuthThrottle(limits, ratelimit.PerHour(20).WithBurst(5))
+	throttle, err := ratelimit.NewAuthThrottle(limits, ratelimit.PerHour(20).WithBurst(5))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	for range 5 {
 		throttle.Failed(ctx, "203.0.113.7")

@@ -97,6 +97,9 @@ func New(cfg Config) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := uniqueNames(policies); err != nil {
+		return nil, err
+	}
 	l.policies = policies
 	if l.store == nil {
 		ms, err := NewMemoryStore(MemoryConfig{Now: l.now})

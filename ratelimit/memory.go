@@ -16,8 +16,8 @@ type MemoryConfig struct {
 	Now func() time.Time
 	// MaxKeys bounds the number of keys kept; zero means 1<<20 (some 150 MiB at most). Keys
 	// whose limit has fully refilled are dropped first, which loses nothing. Only when every
-	// kept key is still active are keys close to refilling dropped, which may admit a little
-	// more for those keys than their rate allows.
+	// kept key is still active are keys close to refilling dropped, an eighth of MaxKeys at a
+	// time, which may admit a little more for those keys than their rate allows.
 	MaxKeys int
 }
 
@@ -34,6 +34,7 @@ type MemoryStore struct {
 	idx     *index
 	sweepAt atomic.Int64
 	sweepMu sync.Mutex
+	sweeps  int // full scans of the table, guarded by sweepMu
 }
 
 // cell is the state of one key. For a smoothing rate, v is the GCRA theoretical arrival
@@ -170,20 +171,27 @@ func (s *MemoryStore) store(key string, h uint64, c *cell, now int64) bool {
 	return true
 }
 
-// sweep drops the keys that have refilled, and while the store is still full, keys close
-// to refilling. The next sweep waits until the store has doubled, which keeps the cost per
-// insert constant. One sweep runs at a time; inserts meanwhile do not wait for it.
+// sweep drops the keys that have refilled, and when the store is full, keys close to
+// refilling until it is down to seven eighths of MaxKeys. The next sweep waits until the
+// store has doubled or is full again, so each scan of the table is paid for by at least
+// MaxKeys/8 inserts (or as many as the table held), which keeps the cost per insert
+// constant. One sweep runs at a time; inserts meanwhile do not wait for it.
 func (s *MemoryStore) sweep(now int64) {
 	if !s.sweepMu.TryLock() {
 		return
 	}
 	defer s.sweepMu.Unlock()
+	s.sweeps++
+	full := s.idx.n.Load() >= s.max
 	s.idx.each(func(c *cell) {
 		if e := c.v.Load(); e != dead && e <= now && s.kill(c, e) {
 			s.idx.drop(c)
 		}
 	})
-	for s.idx.n.Load() >= s.max {
+	// Evicting only down to MaxKeys-1 would make every following insert scan the whole
+	// table again.
+	low := s.max - max(s.max/8, 1)
+	for full && s.idx.n.Load() > low {
 		// Keys sit in the table in the order of their seeded hashes, effectively at random:
 		// a small sample from a random slot approximates "closest to refilling" without an
 		// ordered index on the hot path.

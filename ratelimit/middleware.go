@@ -25,10 +25,11 @@ func (l *Limiter) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
 	oapi.OnAddOperation = append(oapi.OnAddOperation, func(_ *huma.OpenAPI, op *huma.Operation) {
 		// A policy mistake is a programming error found at start-up, the way huma reports
 		// its own registration mistakes; it must never become a 500 on a caller's request.
-		if err := policyOf(op).err; err != nil {
+		o := policyOf(op)
+		if err := errors.Join(o.err, uniqueNames(l.policies, o.policies)); err != nil {
 			panic(fmt.Sprintf("ratelimit: operation %s %s (%s): %v", op.Method, op.Path, op.OperationID, err))
 		}
-		if len(l.policies) > 0 || len(policyOf(op).policies) > 0 {
+		if len(l.policies) > 0 || len(o.policies) > 0 {
 			document(op)
 		}
 	})
@@ -99,6 +100,9 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 // a mistake there must stop the service rather than fail its callers' requests.
 func (l *Limiter) Route(op string, policies ...Policy) func(http.Handler) http.Handler {
 	ps, err := compile(policies)
+	if err == nil {
+		err = uniqueNames(l.policies, ps)
+	}
 	if err != nil {
 		panic(fmt.Sprintf("ratelimit: route %q: %v", op, err))
 	}
@@ -146,6 +150,9 @@ func (l *Limiter) decide(ctx context.Context, req *Request, o *operationPolicy, 
 	if err != nil {
 		if errors.Is(err, errInvalidRate) {
 			return newErr(http.StatusInternalServerError, "invalid rate limit policy")
+		}
+		if ce := (*CostError)(nil); errors.As(err, &ce) {
+			return newErr(http.StatusBadRequest, ce.Error())
 		}
 		return l.unavailable(err, h, newErr)
 	}

@@ -259,13 +259,7 @@ func TestWithCostOverridesOperationCost(t *testing.T) {
 	t.Parallel()
 	l, err := ratelimit.New(ratelimit.Config{Policies: []ratelimit.Policy{{Rate: ratelimit.PerHour(10)}}})
 	require.NoError(t, err)
-	h := l.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
-	do := func(cost int) *httptest.ResponseRecorder {
-		r := httptest.NewRequest(http.MethodGet, "/x", nil)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r.WithContext(ratelimit.WithCost(r.Context(), cost)))
-		return rec
-	}
+	do := costly(l)
 	assert.Equal(t, http.StatusOK, do(9).Code)
 	assert.Equal(t, http.StatusTooManyRequests, do(2).Code)
 	rec := do(0)
@@ -319,3 +313,38 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestCostAboveCapacityIsNotRetryable(t *testing.T) {
+	t.Parallel()
+	l, err := ratelimit.New(ratelimit.Config{Policies: []ratelimit.Policy{
+		{Name: "burst", Rate: ratelimit.PerMinute(600).WithBurst(10)},
+		{Name: "day", Rate: ratelimit.Daily(100)},
+	}})
+	require.NoError(t, err)
+	do := costly(l)
+	rec := do(11)
+	require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+	assert.Empty(t, rec.Header().Get("Retry-After"))
+	assert.Equal(t, "cost 11 exceeds the capacity 10 of policy burst", problemBody(t, rec)["detail"])
+
+	rec = do(10)
+	require.Equal(t, http.StatusOK, rec.Code, "the refused request spent nothing")
+	assert.Contains(t, rec.Header().Get("RateLimit"), `"day";r=90`)
+
+	_, err = l.Check(context.Background(), &ratelimit.Request{}, 11)
+	var ce *ratelimit.CostError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, ratelimit.CostError{Policy: "burst", Cost: 11, Capacity: 10}, *ce)
+	assert.ErrorIs(t, err, ratelimit.ErrCostExceedsCapacity)
+}
+
+// costly returns a function that sends a request of the given cost through l.Handler.
+func costly(l *ratelimit.Limiter) func(cost int) *httptest.ResponseRecorder {
+	h := l.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	return func(cost int) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r.WithContext(ratelimit.WithCost(r.Context(), cost)))
+		return rec
+	}
+}

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 
@@ -83,16 +84,21 @@ func (m modifier) withErr(err error) func(*huma.Operation) {
 // update applies fn to a copy of op's policy, so that operations sharing a modifier never
 // share state, and documents the responses.
 func update(op *huma.Operation, fn func(*operationPolicy)) {
-	if op.Metadata == nil {
-		op.Metadata = map[string]any{}
-	}
 	o := operationPolicy{cost: 1}
 	if prev, ok := op.Metadata[MetadataKey].(*operationPolicy); ok {
 		o = *prev
 		o.policies = append([]policy(nil), prev.policies...)
 	}
 	fn(&o)
-	op.Metadata[MetadataKey] = &o
+	// Operations copied from a template, and huma's copies of group operations, share one
+	// Metadata map: writing into it would apply this operation's policies to the others
+	// (and a group modifier, which huma runs more than once, twice to each). Write to a copy.
+	m := maps.Clone(op.Metadata)
+	if m == nil {
+		m = map[string]any{}
+	}
+	m[MetadataKey] = &o
+	op.Metadata = m
 	document(op)
 }
 

@@ -13,12 +13,16 @@ import (
 // says whose budget a request spends.
 type Policy struct {
 	// Name identifies the policy in the RateLimit headers and in problem details; empty
-	// means the rate's name ("per-minute", "daily"). Names are unique per request.
+	// means the rate's name ("per-minute", "daily"). Names must be unique among the policies
+	// that apply to a request (the configured ones and the operation's or route's): [New],
+	// [Limiter.Route] and operation registration refuse duplicates, since two policies of
+	// one name would share a counter and send indistinguishable headers.
 	Name string
 	// Rate applies to callers whose plan is not listed in Plans. The zero Rate exempts them.
 	Rate Rate
 	// Plans overrides Rate per plan ([auth.Principal.Plan]); a zero Rate in the table
-	// exempts the plan.
+	// exempts the plan. Rate and the plans' rates are either all calendar quotas or all
+	// smoothing rates: quotas are evaluated after smoothing rates, for every plan alike.
 	Plans map[string]Rate
 	// Key says whose budget a request spends; nil means [ByConsumer]. For policies added by
 	// an operation modifier, the operation is part of the key unless Key is set, so that
@@ -105,6 +109,7 @@ func Compose(keys ...KeyFunc) KeyFunc {
 type policy struct {
 	Policy
 	perOp bool
+	quota bool // its rates are calendar quotas: it is evaluated after the smoothing rates
 }
 
 func compile(ps []Policy) ([]policy, error) {
@@ -121,15 +126,61 @@ func compile(ps []Policy) ([]policy, error) {
 		if p.Name == "" {
 			p.Name = p.Rate.String()
 		}
+		quota, err := kindOf(p)
+		if err != nil {
+			return nil, err
+		}
 		if !validName(p.Name) {
 			return nil, fmt.Errorf("ratelimit: policy name %q must be printable ASCII", p.Name)
 		}
 		if p.Key == nil {
 			p.Key = ByConsumer
 		}
-		out = append(out, policy{Policy: p})
+		out = append(out, policy{Policy: p, quota: quota})
 	}
 	return out, nil
+}
+
+// kindOf reports whether p's rates are calendar quotas. A policy is either a quota or a
+// smoothing rate for every plan: the order of evaluation, which keeps a refused burst from
+// spending the day's quota, depends on it.
+func kindOf(p Policy) (quota bool, err error) {
+	seen := false
+	check := func(r Rate) error {
+		if r.IsZero() {
+			return nil
+		}
+		if seen && r.IsQuota() != quota {
+			return fmt.Errorf("ratelimit: policy %q mixes calendar quotas and smoothing rates; use one policy for each", p.Name)
+		}
+		seen, quota = true, r.IsQuota()
+		return nil
+	}
+	if err := check(p.Rate); err != nil {
+		return false, err
+	}
+	for _, r := range p.Plans {
+		if err := check(r); err != nil {
+			return false, err
+		}
+	}
+	return quota, nil
+}
+
+// uniqueNames returns an error when two of the policies that apply to one request share a
+// name: they would share one stored counter and send indistinguishable headers. Unnamed
+// policies take their rate's name, so two unnamed per-minute limits collide too.
+func uniqueNames(lists ...[]policy) error {
+	seen := map[string]bool{}
+	for _, ps := range lists {
+		for _, p := range ps {
+			if seen[p.Name] {
+				return fmt.Errorf("ratelimit: two policies named %q apply to the same requests; give one a distinct Name", p.Name)
+			}
+			seen[p.Name] = true
+		}
+	}
+	return nil
 }
 
 // validName reports whether s can be sent as a structured-field string.

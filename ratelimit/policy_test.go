@@ -122,3 +122,44 @@ func TestRefusalErrorsMatchSentinels(t *testing.T) {
 	assert.True(t, d.QuotaExceeded())
 	assert.Equal(t, []string{"daily"}, d.Violated())
 }
+
+func TestPolicyKindIsConsistentAcrossPlans(t *testing.T) {
+	t.Parallel()
+	_, err := ratelimit.New(ratelimit.Config{Policies: []ratelimit.Policy{{
+		Name:  "mixed",
+		Rate:  ratelimit.PerMinute(10),
+		Plans: map[string]ratelimit.Rate{"pro": ratelimit.Daily(1000)},
+	}}})
+	require.EqualError(t, err, `ratelimit: policy "mixed" mixes calendar quotas and smoothing rates; use one policy for each`)
+
+	// A zero rate exempts and has no kind.
+	_, err = ratelimit.New(ratelimit.Config{Policies: []ratelimit.Policy{{
+		Name:  "quota",
+		Plans: map[string]ratelimit.Rate{"pro": ratelimit.Daily(1000), "free": {}},
+	}}})
+	require.NoError(t, err)
+}
+
+// A policy whose quota is set only per plan is still a quota: it is evaluated after the
+// smoothing rates, so a refused burst does not spend it.
+func TestPlansOnlyQuotaEvaluatedAfterSmoothing(t *testing.T) {
+	t.Parallel()
+	l, err := ratelimit.New(ratelimit.Config{Policies: []ratelimit.Policy{
+		{Name: "quota", Plans: map[string]ratelimit.Rate{"pro": ratelimit.Daily(5)}},
+		{Rate: ratelimit.PerMinute(1)},
+	}})
+	require.NoError(t, err)
+	ctx := auth.NewContext(context.Background(), &auth.Principal{Consumer: "acme", Plan: "pro"})
+	r := &ratelimit.Request{Operation: "op"}
+	var d ratelimit.Decision
+	for range 3 {
+		d, err = l.Check(ctx, r, 1)
+		require.NoError(t, err)
+	}
+	require.False(t, d.Allowed)
+	require.Len(t, d.Policies, 2)
+	assert.Equal(t, "per-minute", d.Policies[0].Name, "smoothing first")
+	assert.Equal(t, "quota", d.Policies[1].Name)
+	assert.Equal(t, int64(4), d.Policies[1].Remaining, "only the admitted request spent quota")
+	assert.False(t, d.QuotaExceeded())
+}

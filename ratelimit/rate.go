@@ -104,10 +104,16 @@ func (r Rate) Interval() time.Duration {
 
 var errInvalidRate = errors.New("ratelimit: invalid rate")
 
-// Validate reports why r cannot be enforced, or nil.
+// maxRefill bounds how long a smoothing rate may take to refill from empty
+// (Interval × Capacity): beyond it the GCRA arithmetic in nanoseconds would overflow and
+// report a negative remaining count. A century is longer than any sensible limit.
+const maxRefill = 100 * 365 * 24 * time.Hour
+
+// Validate reports why r cannot be enforced, or nil. Besides the obvious, a smoothing rate
+// must refill from empty (Interval × Capacity) within a century.
 func (r Rate) Validate() error {
 	if r.Quota > 0 && r.Burst >= 0 && (r.Calendar == Day || r.Calendar == Month ||
-		r.Calendar == Smooth && r.Window >= time.Duration(r.Quota)) {
+		r.Calendar == Smooth && r.Window >= time.Duration(r.Quota) && r.Interval() <= maxRefill/time.Duration(r.Capacity())) {
 		return nil // the common case, checked without building errors; Take runs this
 	}
 	switch {
@@ -123,6 +129,9 @@ func (r Rate) Validate() error {
 		return fmt.Errorf("%w: window %v must be positive", errInvalidRate, r.Window)
 	case r.Calendar == Smooth && r.Window < time.Duration(r.Quota):
 		return fmt.Errorf("%w: %d per %v is finer than a nanosecond", errInvalidRate, r.Quota, r.Window)
+	case r.Calendar == Smooth && r.Interval() > maxRefill/time.Duration(r.Capacity()):
+		// Divided rather than multiplied, so that the check itself cannot overflow.
+		return fmt.Errorf("%w: %d per %v with a burst of %d takes more than a century to refill", errInvalidRate, r.Quota, r.Window, r.Capacity())
 	}
 	return nil
 }

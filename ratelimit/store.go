@@ -50,6 +50,9 @@ var (
 	// ErrUnavailable reports that the store could not decide and the limiter is configured
 	// to refuse requests rather than admit them unchecked. The middleware answers 503.
 	ErrUnavailable = errors.New("ratelimit: store unavailable")
+	// ErrCostExceedsCapacity matches a [*CostError]: the request costs more than a policy
+	// admits at once, so it can never be admitted. The middleware answers 400.
+	ErrCostExceedsCapacity = errors.New("ratelimit: cost exceeds the capacity of a policy")
 )
 
 // UnavailableError is returned by stores that fail closed. It matches [ErrUnavailable] and

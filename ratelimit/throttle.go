@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/auth"
@@ -19,8 +21,19 @@ type AuthThrottle struct {
 
 // NewAuthThrottle returns a throttle allowing rate failed attempts per client, for example
 // PerHour(20).WithBurst(5): five wrong keys in a row, then one more every three minutes.
-func NewAuthThrottle(l *Limiter, rate Rate) *AuthThrottle {
-	return &AuthThrottle{l: l, rate: rate}
+// It returns an error when l is nil or rate is invalid or zero: a throttle that cannot
+// count would let every attempt through, which must be found at start-up.
+func NewAuthThrottle(l *Limiter, rate Rate) (*AuthThrottle, error) {
+	if l == nil {
+		return nil, errors.New("ratelimit: NewAuthThrottle needs a Limiter")
+	}
+	if rate.IsZero() {
+		return nil, errors.New("ratelimit: NewAuthThrottle needs a rate; the zero Rate would allow every attempt")
+	}
+	if err := rate.Validate(); err != nil {
+		return nil, fmt.Errorf("ratelimit: NewAuthThrottle: %w", err)
+	}
+	return &AuthThrottle{l: l, rate: rate}, nil
 }
 
 var _ auth.Throttle = (*AuthThrottle)(nil)

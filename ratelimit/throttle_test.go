@@ -17,7 +17,8 @@ func TestAuthThrottle(t *testing.T) {
 	clock := ratelimittest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	l, err := ratelimit.New(ratelimit.Config{Now: clock.Now})
 	require.NoError(t, err)
-	th := ratelimit.NewAuthThrottle(l, ratelimit.PerHour(20).WithBurst(3))
+	th, err := ratelimit.NewAuthThrottle(l, ratelimit.PerHour(20).WithBurst(3))
+	require.NoError(t, err)
 	ctx := context.Background()
 
 	for range 10 {
@@ -50,8 +51,28 @@ func TestAuthThrottleFailsOpen(t *testing.T) {
 	t.Parallel()
 	l, err := ratelimit.New(ratelimit.Config{Store: failingStore{ratelimit.ErrUnavailable}})
 	require.NoError(t, err)
-	th := ratelimit.NewAuthThrottle(l, ratelimit.PerHour(1))
+	th, err := ratelimit.NewAuthThrottle(l, ratelimit.PerHour(1))
+	require.NoError(t, err)
 	th.Failed(context.Background(), "c")
 	_, ok := th.Allow(context.Background(), "c")
 	assert.True(t, ok)
+}
+
+// An invalid rate would make every Take fail, and Allow fails open: the throttle would
+// silently let every attempt through. The constructor refuses it instead.
+func TestNewAuthThrottleRejectsRatesThatCannotCount(t *testing.T) {
+	t.Parallel()
+	l, err := ratelimit.New(ratelimit.Config{})
+	require.NoError(t, err)
+	for name, r := range map[string]ratelimit.Rate{
+		"invalid": {Quota: -1, Window: time.Hour},
+		"zero":    {},
+		"burst":   ratelimit.PerHour(20).WithBurst(-1),
+	} {
+		th, err := ratelimit.NewAuthThrottle(l, r)
+		assert.Error(t, err, name)
+		assert.Nil(t, th, name)
+	}
+	_, err = ratelimit.NewAuthThrottle(nil, ratelimit.PerHour(20))
+	assert.Error(t, err)
 }

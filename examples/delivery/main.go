@@ -132,7 +132,11 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 	a.closers = append(a.closers, func() { _ = closeLimits() })
 	// Wrong keys are throttled per client address, on a budget apart from any key's limits,
 	// so guessing keys is slow and a victim's own quota is never spent by the attacker.
-	authn, closeAuth, err := newAuth(ctx, getenv, db, stdout, ratelimit.NewAuthThrottle(limits, failedAuthRate))
+	throttle, err := ratelimit.NewAuthThrottle(limits, failedAuthRate)
+	if err != nil {
+		return nil, err
+	}
+	authn, closeAuth, err := newAuth(ctx, getenv, db, stdout, throttle)
 	if err != nil {
 		return nil, err
 	}

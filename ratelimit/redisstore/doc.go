@@ -16,9 +16,10 @@
 // runs GCRA for smoothing rates (one integer per key) and a counter per calendar period for
 // quotas, and reads the time with the Redis TIME command, so replicas whose clocks disagree
 // still agree on every decision. Time is kept in whole microseconds, so an emission interval
-// that is not a whole number of microseconds (3 per second, say) rounds down, admitting at
-// most one part in a million more than the rate. Keys expire once their limit
-// has refilled, so idle consumers cost no memory.
+// that is not a whole number of microseconds (3 per second, say) rounds up: the store never
+// admits more than the rate, and admits less only for very fast rates (PerSecond(600000),
+// an interval of 1.67µs kept as 2µs, admits 500000 per second). Keys expire once their
+// limit has refilled, so idle consumers cost no memory.
 //
 // # Redis Cluster
 //
@@ -48,7 +49,8 @@
 // spent within [Config.LeaseTTL] are given up, so they may admit up to Replicas × Lease
 // fewer per LeaseTTL. When Redis has less than a lease left, decisions go to Redis one by
 // one until LeaseTTL has passed, so the last units of a budget are not stranded. Peeks
-// (n == 0) always ask Redis.
+// (n == 0) ask Redis and add the units this replica has leased and not spent yet. Expired
+// leases are purged as the lease table grows, so keys seen once do not stay in memory.
 //
 // Set ContextTimeoutEnabled on the go-redis client: the timeout then bounds the network
 // wait itself. Without it, go-redis waits for its ReadTimeout (3s by default), and the store

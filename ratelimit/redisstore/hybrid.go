@@ -27,9 +27,14 @@ type leases struct {
 }
 
 type leaseShard struct {
-	mu sync.Mutex
-	m  map[string]lease
+	mu        sync.Mutex
+	m         map[string]lease
+	purgeNext int // purge expired leases once the shard holds this many
 }
+
+// minPurge is the shard size below which expired leases are not purged: they are few, and
+// spend drops them when their key comes back.
+const minPurge = 64
 
 type lease struct {
 	units   int64     // leased and not yet spent
@@ -47,6 +52,7 @@ func newLeases(size int64, ttl time.Duration, now func() time.Time) *leases {
 	l := &leases{size: size, ttl: ttl, now: now, seed: maphash.MakeSeed()}
 	for i := range l.shards {
 		l.shards[i].m = make(map[string]lease)
+		l.shards[i].purgeNext = minPurge
 	}
 	return l
 }
@@ -105,6 +111,7 @@ func (l *leases) grant(key string, rate ratelimit.Rate, units, n int64, res rate
 		units += ls.units // a concurrent lease for the same key: keep both
 	}
 	sh.m[key] = lease{units: units - n, expires: expires, last: res}
+	sh.purge(now)
 	sh.mu.Unlock()
 	res.Remaining += units - n
 	return res
@@ -115,15 +122,55 @@ func (l *leases) refuse(key string) {
 	sh := l.shard(key)
 	sh.mu.Lock()
 	ls := sh.m[key]
-	ls.refusedUntil = l.now().Add(l.ttl)
+	now := l.now()
+	ls.refusedUntil = now.Add(l.ttl)
 	sh.m[key] = ls
+	sh.purge(now)
 	sh.mu.Unlock()
+}
+
+// unspent returns the units of a valid lease of key that are not spent yet.
+func (l *leases) unspent(key string) int64 {
+	sh := l.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if ls, ok := sh.m[key]; ok && l.now().Before(ls.expires) {
+		return ls.units
+	}
+	return 0
+}
+
+// purge drops the expired leases of a shard that has doubled since its last purge, so that
+// keys seen once do not stay in memory, at a constant cost per lease granted. The caller
+// holds sh.mu.
+func (sh *leaseShard) purge(now time.Time) {
+	if len(sh.m) < sh.purgeNext {
+		return
+	}
+	for k, ls := range sh.m {
+		if !now.Before(ls.expires) && !now.Before(ls.refusedUntil) {
+			delete(sh.m, k)
+		}
+	}
+	sh.purgeNext = max(2*len(sh.m), minPurge)
 }
 
 // hybridTake serves n units from a local lease, or takes a new lease from Redis.
 func (s *Store) hybridTake(ctx context.Context, key string, rate ratelimit.Rate, n int) (ratelimit.Result, error) {
 	if n == 0 {
-		return s.take(ctx, key, rate, 0)
+		// Redis counts this replica's leases as spent: the units leased and not spent yet
+		// are still available here. Without them, a peek after one spent unit would report
+		// the whole lease as gone (and an authentication throttle would lock a client out
+		// after one failure).
+		res, err := s.take(ctx, key, rate, 0)
+		if err != nil {
+			return res, err
+		}
+		if u := s.leases.unspent(key); u > 0 {
+			res.Remaining += u
+			res.Allowed, res.RetryAfter = true, 0
+		}
+		return res, nil
 	}
 	if res, ok := s.leases.spend(key, int64(n)); ok {
 		res.Rate = rate

@@ -71,9 +71,37 @@ func TestHybridSavesRoundTrips(t *testing.T) {
 	clock.Advance(time.Second)
 	_, err = s.Take(ctx, "idle", r, 1)
 	require.NoError(t, err)
-	res, err = s.Take(ctx, "idle", r, 0) // a peek asks Redis
+	res, err = s.Take(ctx, "idle", r, 0)
 	require.NoError(t, err)
-	assert.Equal(t, int64(1000-20), res.Remaining, "two leases taken (a unit refills every 3.6s)")
+	assert.Equal(t, int64(1000-20+9), res.Remaining,
+		"two leases taken (a unit refills every 3.6s), nine units of the second still to spend")
+}
+
+// A peek counts the units this replica has leased and not spent: Redis alone counts the
+// whole lease as spent, which would refuse a client after spending one unit.
+func TestHybridPeekCountsUnspentLease(t *testing.T) {
+	t.Parallel()
+	c := client(t, tollgatetest.RedisAddr(t))
+	clock := ratelimittest.NewClock(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
+	s := newStore(t, redisstore.Config{Client: c, Prefix: prefix(t, c), Timeout: 2 * time.Second, Lease: 10, Now: clock.Now})
+	ctx, r := context.Background(), ratelimit.PerHour(20).WithBurst(5) // an authentication throttle's rate
+	res, err := s.Take(ctx, "k", r, 1)
+	require.NoError(t, err)
+	require.True(t, res.Allowed)
+	res, err = s.Take(ctx, "k", r, 0)
+	require.NoError(t, err)
+	assert.True(t, res.Allowed, "four units left after one failure")
+	assert.Equal(t, int64(4), res.Remaining)
+	assert.Zero(t, res.RetryAfter)
+	for range 4 {
+		res, err = s.Take(ctx, "k", r, 1)
+		require.NoError(t, err)
+		require.True(t, res.Allowed)
+	}
+	res, err = s.Take(ctx, "k", r, 0)
+	require.NoError(t, err)
+	assert.False(t, res.Allowed, "the burst is spent")
+	assert.Positive(t, res.RetryAfter)
 }
 
 // Near exhaustion the last units are decided one by one, not stranded in a lease.

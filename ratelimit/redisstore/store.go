@@ -261,6 +261,17 @@ func (s *Store) eval(ctx context.Context, key string, rate ratelimit.Rate, n int
 	}
 }
 
+// intervalMicros is the emission interval of smoothing rate r in the script's whole
+// microseconds, rounded up: rounding down would admit more than the rate, by two thirds for
+// PerSecond(600000) (1.67µs becoming 1µs), while rounding up admits slightly less.
+func intervalMicros(r ratelimit.Rate) int64 {
+	ns := int64(r.Window / time.Duration(r.Quota))
+	if r.Window%time.Duration(r.Quota) != 0 {
+		ns++
+	}
+	return max((ns+999)/1000, 1)
+}
+
 func (s *Store) args(rate ratelimit.Rate, n int) []any {
 	now := ""
 	var t time.Time
@@ -271,7 +282,7 @@ func (s *Store) args(rate ratelimit.Rate, n int) []any {
 		t = time.Now()
 	}
 	if rate.Calendar == ratelimit.Smooth {
-		iv := max(rate.Interval().Microseconds(), 1)
+		iv := intervalMicros(rate)
 		return []any{"0", n, now, iv, iv * rate.Capacity()}
 	}
 	// The periods around the local time; the script picks the one that contains the

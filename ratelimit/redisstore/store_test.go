@@ -150,3 +150,30 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 	_, err = redisstore.New(redisstore.Config{Client: c, OnError: 9})
 	require.Error(t, err)
 }
+
+// Fast rates, whose interval is a fraction of the script's microsecond, never admit more
+// than the rate over a window.
+func TestFastRateNeverExceedsTheRate(t *testing.T) {
+	t.Parallel()
+	c := client(t, tollgatetest.RedisAddr(t))
+	clock := ratelimittest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := newStore(t, redisstore.Config{Client: c, Prefix: prefix(t, c), Now: clock.Now, Timeout: 2 * time.Second})
+	// 3.33µs per unit. Redis expires keys in real time, once their limit has refilled: the
+	// large burst keeps the key alive for seconds while the test's clock moves by
+	// microseconds.
+	ctx, r := context.Background(), ratelimit.Per(3, 10*time.Microsecond).WithBurst(3_000_000)
+	res, err := s.Take(ctx, "k", r, int(r.Capacity()))
+	require.NoError(t, err)
+	require.True(t, res.Allowed)
+	admitted := 0
+	for range 1000 { // one request every microsecond for a millisecond
+		clock.Advance(time.Microsecond)
+		res, err := s.Take(ctx, "k", r, 1)
+		require.NoError(t, err)
+		if res.Allowed {
+			admitted++
+		}
+	}
+	assert.LessOrEqual(t, admitted, 300, "3 per 10µs")
+	assert.Greater(t, admitted, 200)
+}
