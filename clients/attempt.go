@@ -25,7 +25,13 @@ func baseTransport(cfg *Config, attemptTimeout time.Duration) (http.RoundTripper
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	if cfg.Guard != nil {
 		dialer.Control = cfg.Guard.Control
+		// Every dial hook of the caller's transport would connect without the guard's
+		// check; net/http prefers the TLS ones for HTTPS, so all of them go.
 		t.DialTLSContext = nil
+		//lint:ignore SA1019 deprecated, but net/http still honours it
+		t.DialTLS = nil
+		//lint:ignore SA1019 deprecated, but net/http still honours it
+		t.Dial = nil
 		// A proxy would be the address dialled, hiding the target from the guard.
 		t.Proxy = nil
 	}
