@@ -136,8 +136,8 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// BreakerState returns the state of the breaker of host ("api.example.com:443" as in the
-// request URL); a host not yet called is closed.
+// BreakerState returns the state of the breaker of host, given with its port
+// ("api.example.com:443" for https://api.example.com); a host not yet called is closed.
 func (c *Client) BreakerState(host string) State { return c.breakers.state(host) }
 
 // CloseIdleConnections closes the idle connections of the transport.

@@ -31,6 +31,10 @@ var (
 	ErrResponseTooLarge = errors.New("clients: response body too large")
 	// ErrBlockedAddress means the guard refused to connect to the address.
 	ErrBlockedAddress = errors.New("clients: address blocked by guard")
+	// ErrInvalidURL means the request URL is not an absolute http or https URL (after
+	// resolving it against BaseURL), so no upstream was called; the call is neither
+	// retried nor counted against any breaker.
+	ErrInvalidURL = errors.New("clients: URL is not an absolute http or https URL")
 	// ErrStatus matches an *[Error] made from a response status of 400 or above by
 	// [Client.Do] or [CheckResponse].
 	ErrStatus = errors.New("clients: error status")
