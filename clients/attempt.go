@@ -120,6 +120,7 @@ type attemptBody struct {
 	cancel    context.CancelCauseFunc
 	remaining int64 // bytes still allowed; negative means no cap
 	attempts  int
+	exhausted bool // the call ended on this response because the retry budget was empty
 }
 
 func (b *attemptBody) release() {

@@ -168,7 +168,7 @@ func (c *Client) call(req *http.Request) outcome {
 		}
 		err = c.error(st, req, nil, err)
 	} else if ab, ok := resp.Body.(*attemptBody); ok {
-		ab.attempts = st.attempts
+		ab.attempts, ab.exhausted = st.attempts, st.exhausted
 		if c.s.maxResponseBytes > 0 && resp.ContentLength > c.s.maxResponseBytes {
 			_ = resp.Body.Close()
 			resp, err = nil, c.error(st, req, resp, ErrResponseTooLarge)

@@ -123,14 +123,20 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	attempts := 1
+	attempts, exhausted := 1, false
 	if ab, ok := resp.Body.(*attemptBody); ok {
-		attempts = ab.attempts
+		attempts, exhausted = ab.attempts, ab.exhausted
 	}
 	if err := CheckResponse(c.s.name, resp); err != nil {
 		cancel()
-		err.(*Error).Attempts = attempts
-		return nil, err
+		e := err.(*Error)
+		e.Attempts = attempts
+		if exhausted {
+			// A retry might have turned this status into a success, so the caller hears
+			// that the budget, not only the upstream, is why it failed.
+			e.Err = &budgetError{e.Err}
+		}
+		return nil, e
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
