@@ -237,3 +237,18 @@ func TestBreakerKeyIgnoresHostCase(t *testing.T) {
 	assert.Equal(t, clients.StateOpen, c.BreakerState("LOCALHOST:"+port))
 	assert.EqualValues(t, 1, u.hits.Load())
 }
+
+// TestBreakerCountsTheClientTimeout: the Client's own overall timeout cutting off a hung
+// upstream is the upstream failing, not the caller giving up.
+func TestBreakerCountsTheClientTimeout(t *testing.T) {
+	t.Parallel()
+	hang := newUpstream(t, func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	c := newClient(t, clients.Config{AttemptTimeout: -1, Timeout: 50 * time.Millisecond,
+		Breaker: clients.BreakerConfig{Failures: 2, OpenFor: time.Hour}})
+	for range 2 {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, hang.URL, nil)
+		_, err := c.Do(req)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+	assert.Equal(t, clients.StateOpen, c.BreakerState(hang.Listener.Addr().String()))
+}

@@ -83,6 +83,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, br.open
 }
 
+// errCallTimeout is the cause of the context that the Client's overall timeout ends, which
+// tells that timeout apart from the caller's own deadline or cancellation.
+var errCallTimeout = errors.New("clients: call timed out")
+
 // breakerKey names the breaker of the URL's upstream: the lower-cased host with the port
 // made explicit, so "API.example.com" and "api.example.com:443" share a breaker while the
 // same name over http (port 80) gets its own. It reports false for a URL no transport can
@@ -116,8 +120,9 @@ func (b *breakers) verdict(req *http.Request, o outcome) error {
 		switch {
 		case errors.Is(o.err, ErrBlockedAddress), errors.Is(o.err, ErrResponseTooLarge):
 			return errCallExcluded
-		case req.Context().Err() != nil && !o.upstreamFailed:
-			// The caller gave up before the upstream had failed.
+		case req.Context().Err() != nil && !o.upstreamFailed && context.Cause(req.Context()) != errCallTimeout:
+			// The caller gave up before the upstream had failed. The Client's own overall
+			// timeout is not the caller giving up: the upstream took too long.
 			return errCallExcluded
 		}
 		return errCallFailed

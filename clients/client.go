@@ -111,7 +111,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	cancel := context.CancelFunc(func() {})
 	if c.s.timeout > 0 {
 		var ctx context.Context
-		ctx, cancel = context.WithTimeout(req.Context(), c.s.timeout)
+		ctx, cancel = context.WithTimeoutCause(req.Context(), c.s.timeout, errCallTimeout)
 		req = req.WithContext(ctx)
 	}
 	resp, err := c.doClient.Do(req)
