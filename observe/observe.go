@@ -221,8 +221,8 @@ func (o *Observer) Logger() *slog.Logger { return o.logger }
 
 // OnShutdown registers a hook that Shutdown runs after the server stopped taking requests
 // and before telemetry is flushed, so a hook's own spans and metrics are still exported.
-// Hooks run in reverse order of registration, like deferred calls, and share the
-// FlushTimeout budget; a usage meter registers its Close here.
+// Hooks run in reverse order of registration, like deferred calls, and share the first
+// four fifths of the FlushTimeout budget; a usage meter registers its Close here.
 func (o *Observer) OnShutdown(hook func(context.Context) error) {
 	if hook == nil {
 		return
@@ -239,18 +239,25 @@ func (o *Observer) OnShutdown(hook func(context.Context) error) {
 func (o *Observer) Shutdown(ctx context.Context) error {
 	o.shutdownOnce.Do(func() {
 		o.draining.Store(true)
-		ctx, cancel := context.WithTimeout(ctx, o.cfg.FlushTimeout)
+		// The flush gets a deadline of its own: sharing the hooks' would leave it an
+		// expired context whenever a slow hook used the whole budget, dropping the spans
+		// and metrics that explain the slow shutdown. The whole still fits FlushTimeout.
+		start := time.Now()
+		flushReserve := o.cfg.FlushTimeout / 5
+		hctx, cancel := context.WithTimeout(ctx, o.cfg.FlushTimeout-flushReserve)
 		defer cancel()
 		o.mu.Lock()
 		hooks := append([]func(context.Context) error(nil), o.hooks...)
 		o.mu.Unlock()
 		var errs []error
 		for i := len(hooks) - 1; i >= 0; i-- {
-			if err := hooks[i](ctx); err != nil {
+			if err := hooks[i](hctx); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		errs = append(errs, o.shutdownProviders(ctx))
+		fctx, cancelFlush := context.WithTimeout(ctx, max(o.cfg.FlushTimeout-time.Since(start), flushReserve))
+		defer cancelFlush()
+		errs = append(errs, o.shutdownProviders(fctx))
 		o.shutdownErr = errors.Join(errs...)
 	})
 	return o.shutdownErr
