@@ -2,12 +2,15 @@ package observe_test
 
 import (
 	"context"
+	"io"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/tollgate-dev/tollgate/observe"
@@ -62,4 +65,46 @@ func TestShutdownFlushesAfterASlowHook(t *testing.T) {
 	names, shut := exp.exported()
 	assert.Equal(t, []string{"before shutdown"}, names)
 	assert.True(t, shut)
+}
+
+// TestNewRefusesIgnoredProviderOptions: options that only configure the providers New
+// builds are an error next to a provider of the caller's, and a failed New shuts down the
+// exporters and readers it was handed.
+func TestNewRefusesIgnoredProviderOptions(t *testing.T) {
+	t.Parallel()
+	tp := sdktrace.NewTracerProvider()
+	mp := sdkmetric.NewMeterProvider()
+	t.Cleanup(func() {
+		_ = tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	for _, tc := range []struct {
+		name string
+		cfg  func(*observe.Config)
+	}{
+		{"SpanExporters with TracerProvider", func(c *observe.Config) { c.TracerProvider = tp }},
+		{"TraceWriter with TracerProvider", func(c *observe.Config) {
+			c.TracerProvider, c.TraceWriter, c.SpanExporters = tp, io.Discard, nil
+		}},
+		{"Sampler with TracerProvider", func(c *observe.Config) {
+			c.TracerProvider, c.Sampler, c.SpanExporters = tp, sdktrace.AlwaysSample(), nil
+		}},
+		{"MetricReaders with MeterProvider", func(c *observe.Config) { c.MeterProvider = mp }},
+		{"negative FlushTimeout", func(c *observe.Config) { c.FlushTimeout = -time.Second }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp := &recordingExporter{}
+			reader := sdkmetric.NewManualReader()
+			cfg := observe.Config{SpanExporters: []sdktrace.SpanExporter{exp}, MetricReaders: []sdkmetric.Reader{reader}}
+			tc.cfg(&cfg)
+			_, err := observe.New(context.Background(), withQuietLogs(cfg))
+			require.Error(t, err)
+			if cfg.SpanExporters != nil {
+				_, shut := exp.exported()
+				assert.True(t, shut, "the span exporter is shut down")
+			}
+			var rm metricdata.ResourceMetrics
+			assert.ErrorIs(t, reader.Collect(context.Background(), &rm), sdkmetric.ErrReaderShutdown, "the reader is shut down")
+		})
+	}
 }
