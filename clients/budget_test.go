@@ -1,6 +1,7 @@
 package clients_test
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"testing"
@@ -110,4 +111,18 @@ func TestRetryBudgetExhaustedAfterStatus(t *testing.T) {
 	h, ok := se.(interface{ GetHeaders() http.Header })
 	require.True(t, ok)
 	assert.NotEmpty(t, h.GetHeaders().Get("Retry-After"))
+}
+
+// TestStatusErrorIgnoresCancellation: a call the caller cancelled maps to no status at all.
+func TestStatusErrorIgnoresCancellation(t *testing.T) {
+	t.Parallel()
+	u := newUpstream(t, func(http.ResponseWriter, *http.Request) {})
+	c := newClient(t, clients.Config{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.URL, nil)
+	_, err := c.Do(req)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, clients.StatusError(err))
+	assert.Nil(t, clients.StatusError(&clients.Error{Err: context.Canceled}))
 }
