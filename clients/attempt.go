@@ -89,9 +89,14 @@ func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		// The timer fired: whatever came back, the attempt's context is cancelled.
 		if err == nil {
 			_ = resp.Body.Close()
+			resp = nil
+			if callerGone {
+				// Not a success: the body is closed and the caller has left.
+				err = st.Context.Err()
+			}
 		}
 		if !callerGone {
-			resp, err = nil, ErrAttemptTimeout
+			err = ErrAttemptTimeout
 		}
 	}
 	if err != nil {
