@@ -25,7 +25,13 @@ func baseTransport(cfg *Config, attemptTimeout time.Duration) (http.RoundTripper
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	if cfg.Guard != nil {
 		dialer.Control = cfg.Guard.Control
+		// Every dial hook of the caller's transport would connect without the guard's
+		// check; net/http prefers the TLS ones for HTTPS, so all of them go.
 		t.DialTLSContext = nil
+		//lint:ignore SA1019 deprecated, but net/http still honours it
+		t.DialTLS = nil
+		//lint:ignore SA1019 deprecated, but net/http still honours it
+		t.Dial = nil
 		// A proxy would be the address dialled, hiding the target from the guard.
 		t.Proxy = nil
 	}
@@ -83,9 +89,14 @@ func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		// The timer fired: whatever came back, the attempt's context is cancelled.
 		if err == nil {
 			_ = resp.Body.Close()
+			resp = nil
+			if callerGone {
+				// Not a success: the body is closed and the caller has left.
+				err = st.Context.Err()
+			}
 		}
 		if !callerGone {
-			resp, err = nil, ErrAttemptTimeout
+			err = ErrAttemptTimeout
 		}
 	}
 	if err != nil {
@@ -114,6 +125,7 @@ type attemptBody struct {
 	cancel    context.CancelCauseFunc
 	remaining int64 // bytes still allowed; negative means no cap
 	attempts  int
+	exhausted bool // the call ended on this response because the retry budget was empty
 }
 
 func (b *attemptBody) release() {

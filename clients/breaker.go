@@ -3,6 +3,7 @@ package clients
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,7 +152,7 @@ func (br *breaker) isOpen() bool {
 
 // state returns the state of the breaker of host; a host never called is closed.
 func (b *breakers) state(host string) State {
-	if v, ok := b.m.Load(host); ok {
+	if v, ok := b.m.Load(strings.ToLower(host)); ok {
 		return v.(*breaker).cb.State()
 	}
 	return StateClosed

@@ -2,6 +2,7 @@ package clients
 
 import (
 	"fmt"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,4 +19,23 @@ func TestBreakersBounded(t *testing.T) {
 	assert.LessOrEqual(t, b.n.Load(), int64(maxBreakers))
 	assert.Equal(t, StateOpen, b.state("down.example:443"), "an open breaker is kept")
 	assert.Same(t, open, b.get("down.example:443"))
+}
+
+func TestBreakerKey(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"https://API.Example.com/x":    "api.example.com:443",
+		"http://api.example.com":       "api.example.com:80",
+		"HTTPS://api.example.com:8443": "api.example.com:8443",
+		"http://[::1]/":                "[::1]:80",
+		"ftp://api.example.com":        "",
+		"/relative":                    "",
+		"http:///path":                 "",
+	} {
+		u, err := url.Parse(raw)
+		assert.NoError(t, err)
+		got, ok := breakerKey(u)
+		assert.Equal(t, want, got, raw)
+		assert.Equal(t, want != "", ok, raw)
+	}
 }

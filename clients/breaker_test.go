@@ -2,6 +2,7 @@ package clients_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -191,6 +192,62 @@ func TestBreakerCountsHangsTheCallerAbandons(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 70*time.Millisecond)
 		_, err := get(t, c, ctx)
 		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+	assert.Equal(t, clients.StateOpen, c.BreakerState(hang.Listener.Addr().String()))
+}
+
+// TestBreakerIgnoresInvalidURLs: a URL no transport can send fails at once, unretried and
+// uncounted, so one bad URL cannot open the breaker of a real host.
+func TestBreakerIgnoresInvalidURLs(t *testing.T) {
+	t.Parallel()
+	u := newUpstream(t, func(http.ResponseWriter, *http.Request) {})
+	host := u.Listener.Addr().String()
+	c := newClient(t, clients.Config{Breaker: clients.BreakerConfig{Failures: 1, OpenFor: time.Hour}})
+	for _, bad := range []string{"ftp://" + host + "/file", "/relative", "http:///no-host", "file:///etc/passwd"} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, bad, nil)
+		require.NoError(t, err)
+		_, err = c.Do(req)
+		require.ErrorIs(t, err, clients.ErrInvalidURL, bad)
+		var e *clients.Error
+		require.ErrorAs(t, err, &e)
+		assert.Zero(t, e.Attempts, "%s is not attempted", bad)
+	}
+	assert.Equal(t, clients.StateClosed, c.BreakerState(host))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, u.URL, nil)
+	resp, err := c.Do(req)
+	require.NoError(t, err, "the host's breaker is still closed")
+	_ = resp.Body.Close()
+	assert.EqualValues(t, 1, u.hits.Load())
+}
+
+// TestBreakerKeyIgnoresHostCase: the host name's case does not split one upstream's
+// breaker in two.
+func TestBreakerKeyIgnoresHostCase(t *testing.T) {
+	t.Parallel()
+	u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) })
+	_, port, _ := net.SplitHostPort(u.Listener.Addr().String())
+	c := newClient(t, clients.Config{Retry: clients.RetryConfig{MaxAttempts: 1}, Breaker: clients.BreakerConfig{Failures: 1, OpenFor: time.Hour}})
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://LocalHost:"+port, nil)
+	_, err := c.Do(req)
+	require.ErrorIs(t, err, clients.ErrStatus)
+	req, _ = http.NewRequestWithContext(t.Context(), http.MethodGet, "http://localhost:"+port, nil)
+	_, err = c.Do(req)
+	require.ErrorIs(t, err, clients.ErrCircuitOpen)
+	assert.Equal(t, clients.StateOpen, c.BreakerState("LOCALHOST:"+port))
+	assert.EqualValues(t, 1, u.hits.Load())
+}
+
+// TestBreakerCountsTheClientTimeout: the Client's own overall timeout cutting off a hung
+// upstream is the upstream failing, not the caller giving up.
+func TestBreakerCountsTheClientTimeout(t *testing.T) {
+	t.Parallel()
+	hang := newUpstream(t, func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	c := newClient(t, clients.Config{AttemptTimeout: -1, Timeout: 50 * time.Millisecond,
+		Breaker: clients.BreakerConfig{Failures: 2, OpenFor: time.Hour}})
+	for range 2 {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, hang.URL, nil)
+		_, err := c.Do(req)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	}
 	assert.Equal(t, clients.StateOpen, c.BreakerState(hang.Listener.Addr().String()))

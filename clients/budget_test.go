@@ -1,6 +1,7 @@
 package clients_test
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"testing"
@@ -86,4 +87,42 @@ func TestRetryBudgetExhaustedError(t *testing.T) {
 	var e *clients.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, 1, e.Attempts)
+}
+
+// TestRetryBudgetExhaustedAfterStatus: when the budget stops the retry of a 5xx, the error
+// says so as well as carrying the status.
+func TestRetryBudgetExhaustedAfterStatus(t *testing.T) {
+	t.Parallel()
+	u := newUpstream(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	c := newClient(t, clients.Config{Retry: clients.RetryConfig{Budget: clients.BudgetConfig{Ratio: 0.01, MinPerSecond: -1}},
+		Breaker: clients.BreakerConfig{Disabled: true}})
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, u.URL, nil)
+	_, err := c.Do(req)
+	require.ErrorIs(t, err, clients.ErrRetryBudgetExhausted)
+	require.ErrorIs(t, err, clients.ErrStatus)
+	var e *clients.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, 1, e.Attempts)
+	assert.Equal(t, http.StatusServiceUnavailable, e.Status)
+	assert.EqualValues(t, 1, u.hits.Load())
+	se := clients.StatusError(err)
+	require.NotNil(t, se)
+	assert.Equal(t, http.StatusServiceUnavailable, se.GetStatus())
+	h, ok := se.(interface{ GetHeaders() http.Header })
+	require.True(t, ok)
+	assert.NotEmpty(t, h.GetHeaders().Get("Retry-After"))
+}
+
+// TestStatusErrorIgnoresCancellation: a call the caller cancelled maps to no status at all.
+func TestStatusErrorIgnoresCancellation(t *testing.T) {
+	t.Parallel()
+	u := newUpstream(t, func(http.ResponseWriter, *http.Request) {})
+	c := newClient(t, clients.Config{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.URL, nil)
+	_, err := c.Do(req)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, clients.StatusError(err))
+	assert.Nil(t, clients.StatusError(&clients.Error{Err: context.Canceled}))
 }

@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -54,11 +56,14 @@ type transport struct{ c *Client }
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.c
 	req = c.resolve(req)
-	if req.URL == nil {
+	key, ok := breakerKey(req.URL)
+	if !ok {
+		// Refused before the breaker: a URL no transport can send says nothing about any
+		// upstream's health, and retrying it cannot help.
 		closeRequestBody(req)
-		return nil, &Error{Upstream: c.s.name, Method: req.Method, Err: errors.New("request has no URL")}
+		return nil, &Error{Upstream: c.s.name, Method: req.Method, URL: redactURL(req), Err: ErrInvalidURL}
 	}
-	br := c.breakers.get(req.URL.Host)
+	br := c.breakers.get(key)
 	if br == nil {
 		o := c.call(req)
 		return o.resp, o.err
@@ -78,6 +83,34 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, br.open
 }
 
+// errCallTimeout is the cause of the context that the Client's overall timeout ends, which
+// tells that timeout apart from the caller's own deadline or cancellation.
+var errCallTimeout = errors.New("clients: call timed out")
+
+// breakerKey names the breaker of the URL's upstream: the lower-cased host with the port
+// made explicit, so "API.example.com" and "api.example.com:443" share a breaker while the
+// same name over http (port 80) gets its own. It reports false for a URL no transport can
+// send: no host, or a scheme other than http and https.
+func breakerKey(u *url.URL) (string, bool) {
+	if u == nil || u.Host == "" {
+		return "", false
+	}
+	var port string
+	switch {
+	case strings.EqualFold(u.Scheme, "http"):
+		port = "80"
+	case strings.EqualFold(u.Scheme, "https"):
+		port = "443"
+	default:
+		return "", false
+	}
+	host := strings.ToLower(u.Host)
+	if u.Port() == "" {
+		host = net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+	}
+	return host, true
+}
+
 // verdict tells the breaker how to count a call: failures are transport errors, attempt
 // timeouts and 5xx (and 429 when configured); the caller giving up (unless an attempt had
 // already failed) and the guard refusing an address say nothing about the upstream's
@@ -87,8 +120,9 @@ func (b *breakers) verdict(req *http.Request, o outcome) error {
 		switch {
 		case errors.Is(o.err, ErrBlockedAddress), errors.Is(o.err, ErrResponseTooLarge):
 			return errCallExcluded
-		case req.Context().Err() != nil && !o.upstreamFailed:
-			// The caller gave up before the upstream had failed.
+		case req.Context().Err() != nil && !o.upstreamFailed && context.Cause(req.Context()) != errCallTimeout:
+			// The caller gave up before the upstream had failed. The Client's own overall
+			// timeout is not the caller giving up: the upstream took too long.
 			return errCallExcluded
 		}
 		return errCallFailed
@@ -139,7 +173,7 @@ func (c *Client) call(req *http.Request) outcome {
 		}
 		err = c.error(st, req, nil, err)
 	} else if ab, ok := resp.Body.(*attemptBody); ok {
-		ab.attempts = st.attempts
+		ab.attempts, ab.exhausted = st.attempts, st.exhausted
 		if c.s.maxResponseBytes > 0 && resp.ContentLength > c.s.maxResponseBytes {
 			_ = resp.Body.Close()
 			resp, err = nil, c.error(st, req, resp, ErrResponseTooLarge)

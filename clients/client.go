@@ -111,7 +111,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	cancel := context.CancelFunc(func() {})
 	if c.s.timeout > 0 {
 		var ctx context.Context
-		ctx, cancel = context.WithTimeout(req.Context(), c.s.timeout)
+		ctx, cancel = context.WithTimeoutCause(req.Context(), c.s.timeout, errCallTimeout)
 		req = req.WithContext(ctx)
 	}
 	resp, err := c.doClient.Do(req)
@@ -123,21 +123,27 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	attempts := 1
+	attempts, exhausted := 1, false
 	if ab, ok := resp.Body.(*attemptBody); ok {
-		attempts = ab.attempts
+		attempts, exhausted = ab.attempts, ab.exhausted
 	}
 	if err := CheckResponse(c.s.name, resp); err != nil {
 		cancel()
-		err.(*Error).Attempts = attempts
-		return nil, err
+		e := err.(*Error)
+		e.Attempts = attempts
+		if exhausted {
+			// A retry might have turned this status into a success, so the caller hears
+			// that the budget, not only the upstream, is why it failed.
+			e.Err = &budgetError{e.Err}
+		}
+		return nil, e
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
 }
 
-// BreakerState returns the state of the breaker of host ("api.example.com:443" as in the
-// request URL); a host not yet called is closed.
+// BreakerState returns the state of the breaker of host, given with its port
+// ("api.example.com:443" for https://api.example.com); a host not yet called is closed.
 func (c *Client) BreakerState(host string) State { return c.breakers.state(host) }
 
 // CloseIdleConnections closes the idle connections of the transport.

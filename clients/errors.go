@@ -31,6 +31,10 @@ var (
 	ErrResponseTooLarge = errors.New("clients: response body too large")
 	// ErrBlockedAddress means the guard refused to connect to the address.
 	ErrBlockedAddress = errors.New("clients: address blocked by guard")
+	// ErrInvalidURL means the request URL is not an absolute http or https URL (after
+	// resolving it against BaseURL), so no upstream was called; the call is neither
+	// retried nor counted against any breaker.
+	ErrInvalidURL = errors.New("clients: URL is not an absolute http or https URL")
 	// ErrStatus matches an *[Error] made from a response status of 400 or above by
 	// [Client.Do] or [CheckResponse].
 	ErrStatus = errors.New("clients: error status")
@@ -124,10 +128,14 @@ func CheckResponse(upstream string, resp *http.Response) error {
 // StatusError maps an error from a [Client] to the problem a service should answer its own
 // caller with, without exposing the upstream's details: 503 with Retry-After for an open
 // breaker or an exhausted retry budget, 504 for timeouts, 502 for other upstream failures,
-// and nil for errors that did not come from a Client.
+// and nil for errors that did not come from a Client. It is also nil when the call was
+// cancelled: the caller that cancelled it is gone, and blaming the upstream with a 502
+// would be wrong in the logs and metrics of whoever records it.
 func StatusError(err error) huma.StatusError {
 	var e *Error
 	switch {
+	case errors.Is(err, context.Canceled):
+		return nil
 	case errors.Is(err, ErrCircuitOpen), errors.Is(err, ErrRetryBudgetExhausted):
 		return withRetryAfter(huma.Error503ServiceUnavailable("upstream service unavailable, try again later"))
 	case errors.Is(err, ErrAttemptTimeout), errors.Is(err, context.DeadlineExceeded):

@@ -410,6 +410,29 @@ func TestInvalidConfig(t *testing.T) {
 	require.NoError(t, err, "the zero Config works")
 }
 
+// TestTimedOutAttemptOfAGoneCallerIsNoSuccess: a transport that answers only after the
+// attempt timed out and the caller left must not turn into a successful call with a closed
+// body; the caller hears its context's error.
+func TestTimedOutAttemptOfAGoneCallerIsNoSuccess(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	late := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		<-r.Context().Done() // the attempt timeout fires
+		cancel()             // and the caller gives up before the answer arrives
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
+	})
+	c := newClient(t, clients.Config{Transport: late, AttemptTimeout: 20 * time.Millisecond,
+		Breaker: clients.BreakerConfig{Failures: 1, OpenFor: time.Hour}})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://upstream.test/", nil)
+	resp, err := c.Do(req)
+	if resp != nil {
+		_ = resp.Body.Close()
+	}
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, resp)
+}
+
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

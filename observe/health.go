@@ -81,11 +81,7 @@ func (o *Observer) ready(ctx context.Context) (bool, string) {
 	errs := make([]error, len(checks))
 	var wg sync.WaitGroup
 	for i, c := range checks {
-		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, o.cfg.CheckTimeout)
-			defer cancel()
-			errs[i] = safeCheck(cctx, c.c)
-		})
+		wg.Go(func() { errs[i] = o.check(ctx, c.c) })
 	}
 	wg.Wait()
 	var b strings.Builder
@@ -105,6 +101,25 @@ func (o *Observer) ready(ctx context.Context) (bool, string) {
 		b.WriteString("not ready\n")
 	}
 	return ok, b.String()
+}
+
+// check runs one Checker within CheckTimeout. A Checker that ignores its context is left
+// running rather than allowed to hold the probe, and one that answers after its deadline
+// has failed: the probe must not report ok for a dependency that took longer than allowed.
+func (o *Observer) check(ctx context.Context, c Checker) error {
+	cctx, cancel := context.WithTimeout(ctx, o.cfg.CheckTimeout)
+	defer cancel()
+	done := make(chan error, 1) // buffered: an abandoned check still ends its goroutine
+	go func() { done <- safeCheck(cctx, c) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-cctx.Done():
+	}
+	if err == nil && cctx.Err() != nil {
+		err = fmt.Errorf("check did not finish within %s: %w", o.cfg.CheckTimeout, cctx.Err())
+	}
+	return err
 }
 
 // safeCheck turns a panicking Checker into a failed check instead of a crashed probe.

@@ -46,7 +46,8 @@ type Config struct {
 
 	// TracerProvider is used as is when set: the Observer neither configures nor shuts it
 	// down. Nil builds an SDK provider from Sampler, TraceWriter and SpanExporters, which the
-	// Observer flushes and shuts down in Shutdown.
+	// Observer flushes and shuts down in Shutdown. Setting it together with any of those is
+	// an error, since they would be silently ignored.
 	TracerProvider trace.TracerProvider
 	// Sampler decides which traces are recorded. Nil keeps the SDK default: parent-based,
 	// always sampling root spans, overridable with OTEL_TRACES_SAMPLER.
@@ -64,6 +65,8 @@ type Config struct {
 	// MetricReaders.
 	MeterProvider metric.MeterProvider
 	// MetricReaders are added to the SDK meter provider (for example a periodic OTLP reader).
+	// Setting them together with MeterProvider is an error. When New fails, it shuts down
+	// the supplied SpanExporters and MetricReaders, which would otherwise leak.
 	MetricReaders []sdkmetric.Reader
 	// Registry is the Prometheus registry MetricsHandler serves. Nil creates a private one
 	// with the Go runtime and process collectors; the global default registry is never
@@ -129,6 +132,9 @@ type Observer struct {
 
 	// owned are the providers New built, flushed and shut down last in Shutdown.
 	owned []func(context.Context) error
+	// tracesBuilt and metricsBuilt are set once a built provider owns the supplied span
+	// exporters or metric readers, and so shuts them down.
+	tracesBuilt, metricsBuilt bool
 
 	draining atomic.Bool
 
@@ -155,7 +161,8 @@ func New(ctx context.Context, cfg Config) (*Observer, error) {
 		{"CheckTimeout", &cfg.CheckTimeout, DefaultCheckTimeout},
 	} {
 		if *d.v < 0 {
-			return nil, fmt.Errorf("observe: %s is negative (%v)", d.name, *d.v)
+			err := fmt.Errorf("observe: %s is negative (%v)", d.name, *d.v)
+			return nil, errors.Join(err, (&Observer{cfg: cfg}).release(context.WithoutCancel(ctx)))
 		}
 		if *d.v == 0 {
 			*d.v = d.def
@@ -172,13 +179,13 @@ func New(ctx context.Context, cfg Config) (*Observer, error) {
 		o.reg = newRegistry()
 	}
 	if err := o.setupProviders(ctx); err != nil {
-		return nil, errors.Join(err, o.shutdownProviders(context.WithoutCancel(ctx)))
+		return nil, errors.Join(err, o.release(context.WithoutCancel(ctx)))
 	}
 	o.setupLogger()
 	o.tracer = o.tp.Tracer(scope, trace.WithInstrumentationVersion(version))
 	m, err := newMetrics(o.mp.Meter(scope, metric.WithInstrumentationVersion(version)))
 	if err != nil {
-		return nil, errors.Join(err, o.shutdownProviders(context.WithoutCancel(ctx)))
+		return nil, errors.Join(err, o.release(context.WithoutCancel(ctx)))
 	}
 	o.metrics = m
 	o.startOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
@@ -221,8 +228,8 @@ func (o *Observer) Logger() *slog.Logger { return o.logger }
 
 // OnShutdown registers a hook that Shutdown runs after the server stopped taking requests
 // and before telemetry is flushed, so a hook's own spans and metrics are still exported.
-// Hooks run in reverse order of registration, like deferred calls, and share the
-// FlushTimeout budget; a usage meter registers its Close here.
+// Hooks run in reverse order of registration, like deferred calls, and share the first
+// four fifths of the FlushTimeout budget; a usage meter registers its Close here.
 func (o *Observer) OnShutdown(hook func(context.Context) error) {
 	if hook == nil {
 		return
@@ -239,18 +246,25 @@ func (o *Observer) OnShutdown(hook func(context.Context) error) {
 func (o *Observer) Shutdown(ctx context.Context) error {
 	o.shutdownOnce.Do(func() {
 		o.draining.Store(true)
-		ctx, cancel := context.WithTimeout(ctx, o.cfg.FlushTimeout)
+		// The flush gets a deadline of its own: sharing the hooks' would leave it an
+		// expired context whenever a slow hook used the whole budget, dropping the spans
+		// and metrics that explain the slow shutdown. The whole still fits FlushTimeout.
+		start := time.Now()
+		flushReserve := o.cfg.FlushTimeout / 5
+		hctx, cancel := context.WithTimeout(ctx, o.cfg.FlushTimeout-flushReserve)
 		defer cancel()
 		o.mu.Lock()
 		hooks := append([]func(context.Context) error(nil), o.hooks...)
 		o.mu.Unlock()
 		var errs []error
 		for i := len(hooks) - 1; i >= 0; i-- {
-			if err := hooks[i](ctx); err != nil {
+			if err := hooks[i](hctx); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		errs = append(errs, o.shutdownProviders(ctx))
+		fctx, cancelFlush := context.WithTimeout(ctx, max(o.cfg.FlushTimeout-time.Since(start), flushReserve))
+		defer cancelFlush()
+		errs = append(errs, o.shutdownProviders(fctx))
 		o.shutdownErr = errors.Join(errs...)
 	})
 	return o.shutdownErr

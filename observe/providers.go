@@ -22,6 +22,12 @@ import (
 // setupProviders builds the SDK providers the caller did not supply.
 func (o *Observer) setupProviders(ctx context.Context) error {
 	o.tp, o.mp = o.cfg.TracerProvider, o.cfg.MeterProvider
+	if o.tp != nil && (o.cfg.Sampler != nil || o.cfg.TraceWriter != nil || len(o.cfg.SpanExporters) > 0) {
+		return errors.New("observe: Sampler, TraceWriter and SpanExporters configure the tracer provider New builds; with TracerProvider set they would be ignored")
+	}
+	if o.mp != nil && len(o.cfg.MetricReaders) > 0 {
+		return errors.New("observe: MetricReaders are added to the meter provider New builds; with MeterProvider set they would be ignored")
+	}
 	if o.tp != nil && o.mp != nil {
 		return nil
 	}
@@ -48,7 +54,7 @@ func (o *Observer) setupProviders(ctx context.Context) error {
 			opts = append(opts, sdktrace.WithBatcher(exp))
 		}
 		tp := sdktrace.NewTracerProvider(opts...)
-		o.tp = tp
+		o.tp, o.tracesBuilt = tp, true
 		o.owned = append(o.owned, flushThen(tp.ForceFlush, tp.Shutdown))
 	}
 	if o.mp == nil {
@@ -66,7 +72,7 @@ func (o *Observer) setupProviders(ctx context.Context) error {
 			opts = append(opts, sdkmetric.WithReader(r))
 		}
 		mp := sdkmetric.NewMeterProvider(opts...)
-		o.mp = mp
+		o.mp, o.metricsBuilt = mp, true
 		o.owned = append(o.owned, flushThen(mp.ForceFlush, mp.Shutdown))
 	}
 	return nil
@@ -91,6 +97,28 @@ func (o *Observer) shutdownProviders(ctx context.Context) error {
 	var errs []error
 	for _, f := range o.owned {
 		errs = append(errs, f(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// release undoes a failed New: it shuts down the providers New built, and the supplied
+// span exporters and metric readers that no built provider took over, since nothing else
+// would ever stop them (an OTLP exporter holds a connection).
+func (o *Observer) release(ctx context.Context) error {
+	errs := []error{o.shutdownProviders(ctx)}
+	if !o.tracesBuilt {
+		for _, e := range o.cfg.SpanExporters {
+			if e != nil {
+				errs = append(errs, e.Shutdown(ctx))
+			}
+		}
+	}
+	if !o.metricsBuilt {
+		for _, r := range o.cfg.MetricReaders {
+			if r != nil {
+				errs = append(errs, r.Shutdown(ctx))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -27,9 +27,12 @@ func TestReadiness(t *testing.T) {
 		}
 		return nil
 	}))
+	var slowHangs atomic.Bool
 	rg.obs.AddChecker("slow", observe.CheckerFunc(func(ctx context.Context) error {
-		<-ctx.Done() // a check that hangs is cut off by CheckTimeout
-		return nil
+		if slowHangs.Load() {
+			<-ctx.Done() // a check that hangs is cut off by CheckTimeout
+		}
+		return nil // after the deadline, nil is no longer ok
 	}))
 	rg.obs.AddChecker("nil", nil)
 	mux := http.NewServeMux()
@@ -42,6 +45,12 @@ func TestReadiness(t *testing.T) {
 	code, body := probe("/readyz")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "[+]db ok\n[+]slow ok\nok\n", body)
+
+	slowHangs.Store(true)
+	code, body = probe("/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, "[+]db ok\n[-]slow failed\nnot ready\n", body)
+	slowHangs.Store(false)
 
 	dbDown.Store(true)
 	code, body = probe("/readyz")
@@ -61,6 +70,28 @@ func TestReadiness(t *testing.T) {
 	assert.False(t, rg.obs.Ready(context.Background()))
 	code, _ = probe("/livez")
 	assert.Equal(t, http.StatusOK, code)
+}
+
+// TestCheckerIgnoringContextCannotHoldReadiness: a check that never returns is abandoned
+// once CheckTimeout has passed, and the probe answers 503 rather than hanging.
+func TestCheckerIgnoringContextCannotHoldReadiness(t *testing.T) {
+	t.Parallel()
+	rg := newRig(t, func(c *observe.Config) { c.CheckTimeout = 50 * time.Millisecond })
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	rg.obs.AddChecker("stuck", observe.CheckerFunc(func(context.Context) error {
+		<-release
+		return nil
+	}))
+	answered := make(chan *httptest.ResponseRecorder, 1)
+	go func() { answered <- serve(rg.obs.ReadyzHandler(), httptest.NewRequest(http.MethodGet, "/readyz", nil)) }()
+	select {
+	case w := <-answered:
+		assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+		assert.Equal(t, "[-]stuck failed\nnot ready\n", w.Body.String())
+	case <-time.After(5 * time.Second):
+		t.Fatal("/readyz waited for a check that ignores its context")
+	}
 }
 
 func TestPanickingCheckerFailsReadiness(t *testing.T) {
