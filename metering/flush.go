@@ -107,13 +107,7 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 			m.metrics.deduplicated(1)
 			continue
 		}
-		if ev.Source == "" {
-			ev.Source = m.cfg.Source
-		}
-		if ev.Type == "" {
-			ev.Type = DefaultType
-		}
-		ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
+		m.complete(ev)
 		if w != i {
 			batch[w] = *ev
 		}
@@ -137,6 +131,17 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 		}
 	}
 	return m.appendToLanes(events, records)
+}
+
+// complete fills in what Record left for the flusher.
+func (m *Meter) complete(ev *Event) {
+	if ev.Source == "" {
+		ev.Source = m.cfg.Source
+	}
+	if ev.Type == "" {
+		ev.Type = DefaultType
+	}
+	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
 }
 
 // appendToLanes appends to every lane. A spool that fails the write (a full or failing

@@ -251,6 +251,9 @@ func (cfg *Config) defaults() error {
 	setDefault(&cfg.IdempotencyWindow, 24*time.Hour)
 	setDefault(&cfg.IdempotencyCapacity, 100000)
 	setDefault(&cfg.Source, DefaultSource)
+	if err := checkString(cfg.Source); err != nil {
+		return fmt.Errorf("metering: Config.Source: %w", err)
+	}
 	if cfg.RetryMax < cfg.RetryMin {
 		cfg.RetryMax = cfg.RetryMin
 	}
@@ -276,7 +279,10 @@ func setDefault[T comparable](p *T, def T) {
 // ID to a fresh UUIDv7. Cancelling ctx does not affect an accepted event.
 //
 // A nil error means the event was accepted and will be delivered. ErrQueueFull means the
-// queue was full and the event could not be spilled; ErrClosed means Close was called.
+// queue was full and the event could not be spilled; ErrClosed means Close was called; an
+// error wrapping ErrInvalidEvent means the event breaks a limit DecodeEvent enforces (a
+// string over 1024 bytes, not UTF-8 or holding NUL, more than 64 meters, an empty meter
+// name, a negative number or a status above 999), which no sink could take back.
 func (m *Meter) Record(ctx context.Context, ev Event) error {
 	if ev.Consumer == "" {
 		if p := auth.FromContext(ctx); p != nil {
@@ -293,6 +299,10 @@ func (m *Meter) Record(ctx context.Context, ev Event) error {
 	}
 	if ev.Time.IsZero() {
 		ev.Time = m.cfg.Now()
+	}
+	if err := ev.validate(); err != nil {
+		m.metrics.invalid(1)
+		return err
 	}
 	m.mu.Lock()
 	if m.closed {
