@@ -121,14 +121,22 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 	}
 	var records [][]byte
 	if m.cfg.Dir != "" {
-		records = make([][]byte, len(events))
+		records = make([][]byte, 0, len(events))
+		w := 0
 		for i := range events {
 			b, err := events[i].MarshalJSON()
 			if err != nil {
-				return err
+				// Record refuses what cannot be encoded, so this is an event that bypassed
+				// it; losing it must not cost the rest of the batch, already taken from buf.
+				m.metrics.invalid(1)
+				m.log.Error("metering: event lost: cannot encode it", slog.Any("err", err))
+				continue
 			}
-			records[i] = b
+			records = append(records, b)
+			events[w] = events[i]
+			w++
 		}
+		events = events[:w]
 	}
 	return m.appendToLanes(events, records)
 }

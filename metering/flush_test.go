@@ -1,0 +1,46 @@
+package metering
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func countingMeter(t *testing.T, cfg Config) (*Meter, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	cfg.Sink = SinkFunc(func(_ context.Context, evs []Event) error {
+		n.Add(int64(len(evs)))
+		return nil
+	})
+	m, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	return m, &n
+}
+
+func syncMeter(t *testing.T, m *Meter) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, m.Sync(ctx))
+}
+
+func TestUnencodableEventCostsOnlyItself(t *testing.T) {
+	t.Parallel()
+	m, n := countingMeter(t, Config{Dir: t.TempDir(), FlushInterval: time.Hour})
+	batch := make([]Event, 101)
+	for i := range batch {
+		batch[i] = Event{Consumer: "alice", Time: time.Now()}
+	}
+	batch[50].Time = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) // bypasses Record
+	m.flushMu.Lock()
+	err := m.deliverToLanes(batch)
+	m.flushMu.Unlock()
+	require.NoError(t, err)
+	syncMeter(t, m)
+	require.EqualValues(t, 100, n.Load())
+}
