@@ -160,6 +160,11 @@ func (m *Meter) complete(ev *Event) {
 func (m *Meter) appendToLanes(events []Event, records [][]byte) error {
 	var firstErr error
 	failing := false
+	queued := len(events)
+	if m.cfg.Dir != "" {
+		records = m.dropOversize(records)
+		queued = len(records)
+	}
 	for _, l := range m.lanes {
 		if m.cfg.Dir == "" {
 			if len(events) == 0 {
@@ -202,8 +207,29 @@ func (m *Meter) appendToLanes(events []Event, records [][]byte) error {
 		l.notify()
 	}
 	m.spoolFailing.Store(failing)
-	m.metrics.queued(len(events))
+	m.metrics.queued(queued)
 	return firstErr
+}
+
+// dropOversize removes records the spool would refuse on every attempt: stashed, one would
+// stall the spool for good. Record's limits keep events well below the size, so this
+// guards against events that bypassed it. It compacts records in place.
+func (m *Meter) dropOversize(records [][]byte) [][]byte {
+	w := 0
+	for _, r := range records {
+		if len(r) > maxRecordSize {
+			for _, l := range m.lanes {
+				m.metrics.dropped(l.name, 1)
+			}
+			m.log.Error("metering: event lost: larger than the spool's record limit",
+				slog.Int("bytes", len(r)), slog.Int("limit", maxRecordSize))
+			continue
+		}
+		records[w] = r
+		w++
+	}
+	clear(records[w:])
+	return records[:w]
 }
 
 // stashedEvents counts records held in lane stashes. Called with flushMu held.

@@ -44,3 +44,19 @@ func TestUnencodableEventCostsOnlyItself(t *testing.T) {
 	syncMeter(t, m)
 	require.EqualValues(t, 100, n.Load())
 }
+
+func TestOversizeRecordIsDroppedNotStashed(t *testing.T) {
+	t.Parallel()
+	m, n := countingMeter(t, Config{Dir: t.TempDir(), FlushInterval: time.Hour})
+	good, err := (&Event{ID: NewID(time.Now()), Source: "s", Type: "t", Time: time.Now()}).MarshalJSON()
+	require.NoError(t, err)
+	m.flushMu.Lock()
+	err = m.appendToLanes(nil, [][]byte{make([]byte, maxRecordSize+1), good})
+	stashed := m.stashedEvents()
+	m.flushMu.Unlock()
+	require.NoError(t, err)
+	require.Zero(t, stashed)
+	require.NoError(t, m.Record(context.Background(), Event{Consumer: "alice"}))
+	syncMeter(t, m)
+	require.EqualValues(t, 2, n.Load())
+}
