@@ -118,8 +118,14 @@ func openSpool(dir string, sync SyncPolicy, segSize int64) (*spool, error) {
 		last := s.segs[n-1]
 		s.next = last.base + last.count
 	}
-	if s.next < s.acked {
-		s.next = s.acked
+	if s.acked > s.next {
+		// The ack file is ahead of the records (segments lost or damaged). Raising next
+		// instead would number the records appended to the last segment wrongly, and the
+		// reader would never find them; everything in the spool is acknowledged either way.
+		s.acked = s.next
+		if err := s.writeAck(); err != nil {
+			return nil, err
+		}
 	}
 	if s.acked < s.firstSeq() {
 		s.acked = s.firstSeq()
