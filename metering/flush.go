@@ -43,12 +43,39 @@ func (m *Meter) flusher() {
 // memory queues) and returns once they are written there. It does not wait for the sinks.
 func (m *Meter) Flush(ctx context.Context) error {
 	done := make(chan error, 1)
-	go func() { done <- m.flush() }()
+	go func() { done <- m.flushAll(ctx) }()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// flushAll flushes until every event in buf when it was called has left it. Without a Dir
+// one flush may move nothing (the sinks' memory queues are full); it tries again as the
+// lanes make room, until ctx is done.
+func (m *Meter) flushAll(ctx context.Context) error {
+	m.mu.Lock()
+	target := m.taken + uint64(len(m.buf))
+	m.mu.Unlock()
+	for {
+		if err := m.flush(); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		done := m.taken >= target
+		m.mu.Unlock()
+		if done {
+			return nil
+		}
+		t := time.NewTimer(2 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
 	}
 }
 
@@ -70,6 +97,7 @@ func (m *Meter) flush() error {
 	}
 	m.mu.Lock()
 	batch := m.buf
+	m.taken += uint64(len(batch))
 	m.buf = m.spare[:0]
 	m.signalled = false
 	m.mu.Unlock()

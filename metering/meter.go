@@ -120,6 +120,7 @@ type Meter struct {
 
 	mu        sync.Mutex
 	buf       []Event
+	taken     uint64 // events the flusher has taken from buf, ever
 	signalled bool
 	closed    bool
 	wake      chan struct{}
