@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// errHeld marks an append the spool refused but whose records are all held in the lanes'
+// stashes, to be written before anything else: accepted, not lost.
+var errHeld = errors.New("metering: held in memory until the spool takes it")
+
 // errSpoolStalled marks a flush that did nothing because a spool still refuses writes.
 var errSpoolStalled = errors.New("metering: spool stalled")
 
@@ -187,7 +191,7 @@ func (m *Meter) complete(ev *Event) {
 // with flushMu held.
 func (m *Meter) appendToLanes(events []Event, records [][]byte) error {
 	var firstErr error
-	failing := false
+	failing, lost := false, false
 	queued := len(events)
 	if m.cfg.Dir != "" {
 		records = m.dropOversize(records)
@@ -221,6 +225,7 @@ func (m *Meter) appendToLanes(events []Event, records [][]byte) error {
 				m.log.Error("metering: events lost: spool unwritable and memory stash full",
 					slog.String("sink", l.name), slog.Int("events", over), slog.Any("err", err))
 				recs = recs[:m.cfg.QueueSize]
+				lost = true
 			}
 			if len(l.stash) == 0 {
 				m.log.Error("metering: spool write failed; holding events in memory and retrying",
@@ -236,6 +241,9 @@ func (m *Meter) appendToLanes(events []Event, records [][]byte) error {
 	}
 	m.spoolFailing.Store(failing)
 	m.metrics.queued(queued)
+	if failing && !lost && m.cfg.Dir != "" {
+		return fmt.Errorf("%w: %w", errHeld, firstErr)
+	}
 	return firstErr
 }
 

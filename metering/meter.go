@@ -332,7 +332,9 @@ func (m *Meter) overflow(ev Event) error {
 		m.flushMu.Lock()
 		err := m.deliverToLanes([]Event{ev}) // a fresh slice: deliverToLanes rewrites it
 		m.flushMu.Unlock()
-		if err == nil {
+		if err == nil || errors.Is(err, errHeld) {
+			// Held in a stash, the event will be delivered: refusing it now would make
+			// a retrying caller bill twice.
 			m.metrics.spilled(1)
 			return nil
 		}
