@@ -80,6 +80,8 @@ type spool struct {
 	corrupt int
 	// fsync syncs the active segment; tests replace it to simulate a failing disk.
 	fsync func(*os.File) error
+	// lock holds the directory's lock file open (and so locked) until close.
+	lock *os.File
 }
 
 func openSpool(dir string, sync SyncPolicy, segSize int64) (*spool, error) {
@@ -89,7 +91,17 @@ func openSpool(dir string, sync SyncPolicy, segSize int64) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("metering: spool: %w", err)
 	}
-	s := &spool{dir: dir, sync: sync, segSize: segSize, fsync: (*os.File).Sync}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &spool{dir: dir, sync: sync, segSize: segSize, fsync: (*os.File).Sync, lock: lock}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = s.close()
+		}
+	}()
 	if err := s.readAck(); err != nil {
 		return nil, err
 	}
@@ -136,6 +148,7 @@ func openSpool(dir string, sync SyncPolicy, segSize int64) (*spool, error) {
 	if err := s.openActive(); err != nil {
 		return nil, err
 	}
+	ok = true
 	return s, nil
 }
 
@@ -471,6 +484,10 @@ func (s *spool) close() error {
 	if s.rfile != nil {
 		_ = s.rfile.Close()
 		s.rfile = nil
+	}
+	if s.lock != nil {
+		_ = s.lock.Close() // releases the flock
+		s.lock = nil
 	}
 	return err
 }
