@@ -31,20 +31,9 @@ func (m *Meter) close(ctx context.Context) error {
 		m.mu.Unlock()
 	}
 	if m.cfg.Dir == "" {
-		// Memory lanes may have held some events back; keep flushing until buf is empty.
-		for {
-			m.mu.Lock()
-			left := len(m.buf)
-			m.mu.Unlock()
-			if left == 0 || ctx.Err() != nil {
-				break
-			}
-			_ = m.flush()
-			select {
-			case <-ctx.Done():
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
+		// Memory lanes may have held some events back; what is left when ctx ends is
+		// counted as lost below.
+		_ = m.flushAll(ctx)
 	}
 	close(m.drain)
 	lanesDone := make(chan struct{})

@@ -51,6 +51,16 @@
 // segments are deleted. A crash can only tear the last record, which the next start cuts
 // off. An event is crash-safe once spooled: within [Config.FlushInterval] of Record, or when
 // [Meter.Flush] returns. A sink that is down only grows its spool; other sinks carry on.
+// Each spool directory is locked (flock on Unix; no lock elsewhere), so a second Meter on
+// the same Dir fails in [New] instead of corrupting the first one's spool: give every
+// replica its own Dir.
+//
+// [Meter.Record] refuses (with [ErrInvalidEvent]) any event [DecodeEvent] would refuse: a
+// string over 1024 bytes, not valid UTF-8 or holding NUL, more than 64 meters, an empty
+// meter name, a negative number or a status above 999. What Record accepts can always be
+// spooled, read back and stored. The middleware keeps the client's Idempotency-Key within
+// those limits (an unusable key is replaced by its SHA-256 digest), so a client cannot
+// make its own request go unmetered.
 //
 // When the memory queue is full, [OverflowSpill] writes the event straight to the spool and
 // [OverflowReject] refuses billable operations with 503 before they run, so work is never

@@ -145,24 +145,11 @@ func (w *wireEvent) event() (Event, error) {
 		return bad("time is required")
 	}
 	d := &w.Data
-	for _, s := range [...]string{w.Source, w.Type, w.Subject, d.Operation, d.Consumer, d.KeyID, d.Plan, d.IdempotencyKey} {
-		if len(s) > maxStringSize {
-			return bad("attribute longer than %d bytes", maxStringSize)
-		}
-	}
 	if w.Subject != "" && d.Consumer != "" && w.Subject != d.Consumer {
 		return bad("subject %q and data.consumer %q differ", w.Subject, d.Consumer)
 	}
-	if len(d.Units) > maxMeters {
-		return bad("more than %d meters", maxMeters)
-	}
-	for k := range d.Units {
-		if k == "" || len(k) > maxStringSize {
-			return bad("meter name must have 1 to %d bytes", maxStringSize)
-		}
-	}
-	if d.Status < 0 || d.Status > 999 || d.LatencyNS < 0 || d.RequestBytes < 0 || d.ResponseBytes < 0 {
-		return bad("negative or out-of-range number")
+	if err := checkString(w.Subject); err != nil {
+		return Event{}, err
 	}
 	e := Event{
 		ID: id, Source: w.Source, Type: w.Type, Time: w.Time.UTC(), Operation: d.Operation,
@@ -175,6 +162,9 @@ func (w *wireEvent) event() (Event, error) {
 	}
 	if len(d.Units) > 0 {
 		e.Units = d.Units
+	}
+	if err := e.validate(); err != nil {
+		return Event{}, err
 	}
 	if d.TraceID != "" {
 		if e.TraceID, err = trace.TraceIDFromHex(d.TraceID); err != nil {

@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// errHeld marks an append the spool refused but whose records are all held in the lanes'
+// stashes, to be written before anything else: accepted, not lost.
+var errHeld = errors.New("metering: held in memory until the spool takes it")
+
 // errSpoolStalled marks a flush that did nothing because a spool still refuses writes.
 var errSpoolStalled = errors.New("metering: spool stalled")
 
@@ -43,12 +47,39 @@ func (m *Meter) flusher() {
 // memory queues) and returns once they are written there. It does not wait for the sinks.
 func (m *Meter) Flush(ctx context.Context) error {
 	done := make(chan error, 1)
-	go func() { done <- m.flush() }()
+	go func() { done <- m.flushAll(ctx) }()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// flushAll flushes until every event in buf when it was called has left it. Without a Dir
+// one flush may move nothing (the sinks' memory queues are full); it tries again as the
+// lanes make room, until ctx is done.
+func (m *Meter) flushAll(ctx context.Context) error {
+	m.mu.Lock()
+	target := m.taken + uint64(len(m.buf))
+	m.mu.Unlock()
+	for {
+		if err := m.flush(); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		done := m.taken >= target
+		m.mu.Unlock()
+		if done {
+			return nil
+		}
+		t := time.NewTimer(2 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
 	}
 }
 
@@ -70,6 +101,7 @@ func (m *Meter) flush() error {
 	}
 	m.mu.Lock()
 	batch := m.buf
+	m.taken += uint64(len(batch))
 	m.buf = m.spare[:0]
 	m.signalled = false
 	m.mu.Unlock()
@@ -107,13 +139,7 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 			m.metrics.deduplicated(1)
 			continue
 		}
-		if ev.Source == "" {
-			ev.Source = m.cfg.Source
-		}
-		if ev.Type == "" {
-			ev.Type = DefaultType
-		}
-		ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
+		m.complete(ev)
 		if w != i {
 			batch[w] = *ev
 		}
@@ -127,16 +153,35 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 	}
 	var records [][]byte
 	if m.cfg.Dir != "" {
-		records = make([][]byte, len(events))
+		records = make([][]byte, 0, len(events))
+		w := 0
 		for i := range events {
 			b, err := events[i].MarshalJSON()
 			if err != nil {
-				return err
+				// Record refuses what cannot be encoded, so this is an event that bypassed
+				// it; losing it must not cost the rest of the batch, already taken from buf.
+				m.metrics.invalid(1)
+				m.log.Error("metering: event lost: cannot encode it", slog.Any("err", err))
+				continue
 			}
-			records[i] = b
+			records = append(records, b)
+			events[w] = events[i]
+			w++
 		}
+		events = events[:w]
 	}
 	return m.appendToLanes(events, records)
+}
+
+// complete fills in what Record left for the flusher.
+func (m *Meter) complete(ev *Event) {
+	if ev.Source == "" {
+		ev.Source = m.cfg.Source
+	}
+	if ev.Type == "" {
+		ev.Type = DefaultType
+	}
+	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
 }
 
 // appendToLanes appends to every lane. A spool that fails the write (a full or failing
@@ -146,7 +191,12 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 // with flushMu held.
 func (m *Meter) appendToLanes(events []Event, records [][]byte) error {
 	var firstErr error
-	failing := false
+	failing, lost := false, false
+	queued := len(events)
+	if m.cfg.Dir != "" {
+		records = m.dropOversize(records)
+		queued = len(records)
+	}
 	for _, l := range m.lanes {
 		if m.cfg.Dir == "" {
 			if len(events) == 0 {
@@ -175,6 +225,7 @@ func (m *Meter) appendToLanes(events []Event, records [][]byte) error {
 				m.log.Error("metering: events lost: spool unwritable and memory stash full",
 					slog.String("sink", l.name), slog.Int("events", over), slog.Any("err", err))
 				recs = recs[:m.cfg.QueueSize]
+				lost = true
 			}
 			if len(l.stash) == 0 {
 				m.log.Error("metering: spool write failed; holding events in memory and retrying",
@@ -189,8 +240,32 @@ func (m *Meter) appendToLanes(events []Event, records [][]byte) error {
 		l.notify()
 	}
 	m.spoolFailing.Store(failing)
-	m.metrics.queued(len(events))
+	m.metrics.queued(queued)
+	if failing && !lost && m.cfg.Dir != "" {
+		return fmt.Errorf("%w: %w", errHeld, firstErr)
+	}
 	return firstErr
+}
+
+// dropOversize removes records the spool would refuse on every attempt: stashed, one would
+// stall the spool for good. Record's limits keep events well below the size, so this
+// guards against events that bypassed it. It compacts records in place.
+func (m *Meter) dropOversize(records [][]byte) [][]byte {
+	w := 0
+	for _, r := range records {
+		if len(r) > maxRecordSize {
+			for _, l := range m.lanes {
+				m.metrics.dropped(l.name, 1)
+			}
+			m.log.Error("metering: event lost: larger than the spool's record limit",
+				slog.Int("bytes", len(r)), slog.Int("limit", maxRecordSize))
+			continue
+		}
+		records[w] = r
+		w++
+	}
+	clear(records[w:])
+	return records[:w]
 }
 
 // stashedEvents counts records held in lane stashes. Called with flushMu held.

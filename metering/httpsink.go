@@ -82,9 +82,15 @@ func NewHTTPSink(cfg HTTPSinkConfig) (*HTTPSink, error) {
 	return &HTTPSink{cfg: cfg}, nil
 }
 
-// LogValue keeps the headers (credentials) out of logs.
+// LogValue keeps credentials out of logs: the headers, and the URL's userinfo and query
+// (where tokens are often passed).
 func (s *HTTPSink) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("url", s.cfg.URL))
+	u, err := url.Parse(s.cfg.URL)
+	if err != nil {
+		return slog.GroupValue(slog.String("url", "(invalid)"))
+	}
+	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	return slog.GroupValue(slog.String("url", r.String()))
 }
 
 // Write posts events and returns nil once the receiver answered 2xx.

@@ -36,19 +36,28 @@ func (q *spoolQueue) close() error                             { return q.s.clos
 func (q *spoolQueue) progress() (uint64, uint64)               { return q.s.progress() }
 
 func (q *spoolQueue) next(max int) ([]Event, error) {
-	recs, err := q.s.read(max)
-	out := make([]Event, 0, len(recs))
-	for _, r := range recs {
-		e, derr := DecodeEvent(r)
-		if derr != nil {
-			// The CRC matched, so the record is what was written; an undecodable one can
-			// only come from a different version of this package. Skip it, loudly.
-			q.corrupt(1)
-			continue
+	for {
+		recs, err := q.s.read(max)
+		out := make([]Event, 0, len(recs))
+		for _, r := range recs {
+			e, derr := DecodeEvent(r)
+			if derr != nil {
+				// The CRC matched, so the record is what was written; an undecodable one
+				// can only come from a different version of this package. Skip it, loudly.
+				q.corrupt(1)
+				continue
+			}
+			out = append(out, e)
 		}
-		out = append(out, e)
+		if err != nil || len(out) > 0 || len(recs) == 0 {
+			return out, err
+		}
+		// Everything read was skipped: nothing will be delivered to acknowledge it, so
+		// acknowledge it here, or the lane would wait forever on records it cannot use.
+		if err := q.s.ack(); err != nil {
+			return nil, err
+		}
 	}
-	return out, err
 }
 
 // memQueue is a lane's queue without a spool: a fixed ring of events. The flusher copies a

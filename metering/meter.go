@@ -120,6 +120,7 @@ type Meter struct {
 
 	mu        sync.Mutex
 	buf       []Event
+	taken     uint64 // events the flusher has taken from buf, ever
 	signalled bool
 	closed    bool
 	wake      chan struct{}
@@ -251,6 +252,9 @@ func (cfg *Config) defaults() error {
 	setDefault(&cfg.IdempotencyWindow, 24*time.Hour)
 	setDefault(&cfg.IdempotencyCapacity, 100000)
 	setDefault(&cfg.Source, DefaultSource)
+	if err := checkString(cfg.Source); err != nil {
+		return fmt.Errorf("metering: Config.Source: %w", err)
+	}
 	if cfg.RetryMax < cfg.RetryMin {
 		cfg.RetryMax = cfg.RetryMin
 	}
@@ -276,7 +280,10 @@ func setDefault[T comparable](p *T, def T) {
 // ID to a fresh UUIDv7. Cancelling ctx does not affect an accepted event.
 //
 // A nil error means the event was accepted and will be delivered. ErrQueueFull means the
-// queue was full and the event could not be spilled; ErrClosed means Close was called.
+// queue was full and the event could not be spilled; ErrClosed means Close was called; an
+// error wrapping ErrInvalidEvent means the event breaks a limit DecodeEvent enforces (a
+// string over 1024 bytes, not UTF-8 or holding NUL, more than 64 meters, an empty meter
+// name, a negative number or a status above 999), which no sink could take back.
 func (m *Meter) Record(ctx context.Context, ev Event) error {
 	if ev.Consumer == "" {
 		if p := auth.FromContext(ctx); p != nil {
@@ -293,6 +300,10 @@ func (m *Meter) Record(ctx context.Context, ev Event) error {
 	}
 	if ev.Time.IsZero() {
 		ev.Time = m.cfg.Now()
+	}
+	if err := ev.validate(); err != nil {
+		m.metrics.invalid(1)
+		return err
 	}
 	m.mu.Lock()
 	if m.closed {
@@ -321,7 +332,9 @@ func (m *Meter) overflow(ev Event) error {
 		m.flushMu.Lock()
 		err := m.deliverToLanes([]Event{ev}) // a fresh slice: deliverToLanes rewrites it
 		m.flushMu.Unlock()
-		if err == nil {
+		if err == nil || errors.Is(err, errHeld) {
+			// Held in a stash, the event will be delivered: refusing it now would make
+			// a retrying caller bill twice.
 			m.metrics.spilled(1)
 			return nil
 		}

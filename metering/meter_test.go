@@ -216,7 +216,9 @@ func TestQueueFullRejectTellsTheCaller(t *testing.T) {
 	record(t, m, 4, nil)
 	require.NoError(t, m.Flush(context.Background()))
 	record(t, m, 4, nil)
-	require.NoError(t, m.Flush(context.Background()), "the sink's queue is full: events stay in memory")
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, m.Flush(short), context.DeadlineExceeded, "the sink's queue is full: events stay in memory")
 	assert.True(t, m.Saturated())
 	assert.ErrorIs(t, m.Record(context.Background(), metering.Event{}), metering.ErrQueueFull)
 	assert.EqualValues(t, 1, counter(t, reader, "tollgate.metering.events.rejected"))
@@ -345,4 +347,25 @@ func TestCancelledRequestContextKeepsTheEvent(t *testing.T) {
 	closeMeter(t, m)
 	require.Equal(t, 1, c.count())
 	assert.Equal(t, "alice", c.events()[0].Consumer)
+}
+
+// TestFlushWaitsForRoomInMemoryQueues: without a Dir the sinks' queues are bounded, and a
+// flush that finds them full moves nothing. Flush and Sync must still mean "everything
+// recorded so far".
+func TestFlushWaitsForRoomInMemoryQueues(t *testing.T) {
+	t.Parallel()
+	c := newCollector()
+	c.gate = make(chan struct{})
+	m := newMeter(t, metering.Config{Sink: c, QueueSize: 8, BatchSize: 8, FlushInterval: time.Hour})
+	record(t, m, 8, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, m.Flush(ctx)) // the lane's queue holds these 8; the sink is blocked
+	record(t, m, 8, nil)
+	short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancelShort()
+	assert.ErrorIs(t, m.Flush(short), context.DeadlineExceeded, "no room until the sink takes the first 8")
+	close(c.gate)
+	require.NoError(t, m.Sync(ctx))
+	assert.Equal(t, 16, c.count())
 }

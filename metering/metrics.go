@@ -15,6 +15,7 @@ const instrumentationName = "github.com/tollgate-dev/tollgate/metering"
 // tollgate.metering.events.dropped with the sink's name, next to a logged error.
 type instruments struct {
 	queuedC, spilledC, rejectedC, dedupC metric.Int64Counter
+	invalidC                             metric.Int64Counter
 	deliveredC, droppedC, corruptC       metric.Int64Counter
 	sinkErrC                             metric.Int64Counter
 	reg                                  metric.Registration
@@ -35,6 +36,7 @@ func newInstruments(mp metric.MeterProvider, m *Meter) (*instruments, error) {
 	in.queuedC = counter("tollgate.metering.events.queued", "Events written to the sinks' spools or queues.")
 	in.spilledC = counter("tollgate.metering.events.spilled", "Events written straight to the spool because the memory queue was full.")
 	in.rejectedC = counter("tollgate.metering.events.rejected", "Events refused with ErrQueueFull (the caller was told).")
+	in.invalidC = counter("tollgate.metering.events.invalid", "Events refused with ErrInvalidEvent (the caller was told).")
 	in.dedupC = counter("tollgate.metering.events.deduplicated", "Repeated requests with the same Idempotency-Key metered once.")
 	in.deliveredC = counter("tollgate.metering.events.delivered", "Events acknowledged by a sink.")
 	in.droppedC = counter("tollgate.metering.events.dropped", "Events lost for a sink (spool write failure or Close without a spool).")
@@ -67,6 +69,7 @@ var bg = context.Background()
 func (in *instruments) queued(n int)       { in.queuedC.Add(bg, int64(n)) }
 func (in *instruments) spilled(n int)      { in.spilledC.Add(bg, int64(n)) }
 func (in *instruments) rejected(n int)     { in.rejectedC.Add(bg, int64(n)) }
+func (in *instruments) invalid(n int)      { in.invalidC.Add(bg, int64(n)) }
 func (in *instruments) deduplicated(n int) { in.dedupC.Add(bg, int64(n)) }
 func (in *instruments) delivered(sink string, n int) {
 	in.deliveredC.Add(bg, int64(n), metric.WithAttributes(attribute.String("sink", sink)))

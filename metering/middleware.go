@@ -130,7 +130,7 @@ func (m *Meter) Handler(next http.Handler) http.Handler {
 		defer func() {
 			op := r.Pattern
 			if op == "" {
-				op = r.Method
+				op = boundAttr(r.Method) // client-chosen with other routers
 			}
 			status := cw.status
 			if status == 0 {
@@ -151,6 +151,8 @@ func (m *Meter) finish(ctx context.Context, acc *Accumulator, spec opSpec, op st
 	if status == 0 {
 		status = http.StatusOK
 	}
+	// The header is the client's: bound it so no key can make Record refuse the event.
+	idemKey = boundAttr(idemKey)
 	ok := status < 400
 	ev := Event{
 		Time: start, Operation: op, Status: status, Latency: m.cfg.Now().Sub(start),

@@ -78,6 +78,10 @@ type spool struct {
 
 	// corrupt counts records lost to a corrupt (not merely torn) segment at open.
 	corrupt int
+	// fsync syncs the active segment; tests replace it to simulate a failing disk.
+	fsync func(*os.File) error
+	// lock holds the directory's lock file open (and so locked) until close.
+	lock *os.File
 }
 
 func openSpool(dir string, sync SyncPolicy, segSize int64) (*spool, error) {
@@ -87,7 +91,17 @@ func openSpool(dir string, sync SyncPolicy, segSize int64) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("metering: spool: %w", err)
 	}
-	s := &spool{dir: dir, sync: sync, segSize: segSize}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &spool{dir: dir, sync: sync, segSize: segSize, fsync: (*os.File).Sync, lock: lock}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = s.close()
+		}
+	}()
 	if err := s.readAck(); err != nil {
 		return nil, err
 	}
@@ -118,8 +132,14 @@ func openSpool(dir string, sync SyncPolicy, segSize int64) (*spool, error) {
 		last := s.segs[n-1]
 		s.next = last.base + last.count
 	}
-	if s.next < s.acked {
-		s.next = s.acked
+	if s.acked > s.next {
+		// The ack file is ahead of the records (segments lost or damaged). Raising next
+		// instead would number the records appended to the last segment wrongly, and the
+		// reader would never find them; everything in the spool is acknowledged either way.
+		s.acked = s.next
+		if err := s.writeAck(); err != nil {
+			return nil, err
+		}
 	}
 	if s.acked < s.firstSeq() {
 		s.acked = s.firstSeq()
@@ -128,6 +148,7 @@ func openSpool(dir string, sync SyncPolicy, segSize int64) (*spool, error) {
 	if err := s.openActive(); err != nil {
 		return nil, err
 	}
+	ok = true
 	return s, nil
 }
 
@@ -268,11 +289,14 @@ func (s *spool) append(records [][]byte) error {
 	seg := &s.segs[len(s.segs)-1]
 	if _, err := s.active.Write(buf); err != nil {
 		// A partial write leaves a torn frame; cut it off so the next append starts clean.
-		_ = s.active.Truncate(seg.size)
+		s.discardTail(seg)
 		return fmt.Errorf("metering: spool write: %w", err)
 	}
 	if s.sync == SyncBatch {
-		if err := s.active.Sync(); err != nil {
+		if err := s.fsync(s.active); err != nil {
+			// The caller keeps the records and writes them again; left in the segment they
+			// would be read (and delivered) under the numbers of the records appended next.
+			s.discardTail(seg)
 			return fmt.Errorf("metering: spool fsync: %w", err)
 		}
 	}
@@ -280,6 +304,20 @@ func (s *spool) append(records [][]byte) error {
 	seg.count += uint64(len(records))
 	s.next += uint64(len(records))
 	return nil
+}
+
+// discardTail cuts the active segment back to its whole, counted records. If the cut
+// fails, appends move to a fresh segment so the stray bytes are never numbered; the reader
+// stops at seg.size, which ignores them.
+func (s *spool) discardTail(seg *segment) {
+	if err := s.active.Truncate(seg.size); err == nil {
+		return
+	}
+	if err := s.rotate(); err != nil {
+		// No segment to append to: appends fail (and callers keep their records) until
+		// the spool is reopened, rather than writing after stray bytes.
+		s.active = nil
+	}
 }
 
 func (s *spool) rotate() error {
@@ -446,6 +484,10 @@ func (s *spool) close() error {
 	if s.rfile != nil {
 		_ = s.rfile.Close()
 		s.rfile = nil
+	}
+	if s.lock != nil {
+		_ = s.lock.Close() // releases the flock
+		s.lock = nil
 	}
 	return err
 }

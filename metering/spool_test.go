@@ -124,3 +124,44 @@ func TestSpoolRewind(t *testing.T) {
 	s.rewind()
 	assert.Equal(t, strs(recs(0, 6)), readAll(t, s, 5))
 }
+
+func TestSpoolAckAheadOfRecordsIsClamped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := openSpool(dir, SyncBatch, 0)
+	require.NoError(t, err)
+	require.NoError(t, s.append(recs(0, 3)))
+	s.acked = 10 // as if the ack file were written past the records
+	require.NoError(t, s.writeAck())
+	require.NoError(t, s.close())
+
+	s, err = openSpool(dir, SyncBatch, 0)
+	require.NoError(t, err)
+	assert.Zero(t, s.pending())
+	require.NoError(t, s.append(recs(3, 2)))
+	assert.Equal(t, strs(recs(3, 2)), readAll(t, s, 10))
+	require.NoError(t, s.close())
+
+	s, err = openSpool(dir, SyncBatch, 0)
+	require.NoError(t, err)
+	defer s.close()
+	assert.Equal(t, strs(recs(3, 2)), readAll(t, s, 10), "the ack file was rewritten")
+}
+
+func TestSpoolFsyncFailureDiscardsTheBatch(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := openSpool(dir, SyncBatch, 0)
+	require.NoError(t, err)
+	s.fsync = func(*os.File) error { return fmt.Errorf("EIO") }
+	require.Error(t, s.append(recs(0, 2)))
+	s.fsync = (*os.File).Sync
+	require.NoError(t, s.append(recs(2, 1)))
+	assert.Equal(t, strs(recs(2, 1)), readAll(t, s, 10))
+	require.NoError(t, s.close())
+
+	s, err = openSpool(dir, SyncBatch, 0)
+	require.NoError(t, err)
+	defer s.close()
+	assert.Equal(t, strs(recs(2, 1)), readAll(t, s, 10), "after reopen")
+}

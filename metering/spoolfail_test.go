@@ -75,3 +75,30 @@ func TestCloseReportsEventsTheSpoolNeverTook(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "3 events lost")
 }
+
+func TestSpillHeldInMemoryIsAccepted(t *testing.T) {
+	var mu sync.Mutex
+	got := map[ID]bool{}
+	m, err := New(Config{Dir: t.TempDir(), QueueSize: 1, FlushInterval: time.Hour,
+		Sink: SinkFunc(func(_ context.Context, evs []Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range evs {
+				got[e.ID] = true
+			}
+			return nil
+		})})
+	require.NoError(t, err)
+	repair := breakSpool(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, m.Record(ctx, Event{Consumer: "alice"}))
+	require.NoError(t, m.Record(ctx, Event{Consumer: "alice"}), "spilled into the stash: accepted")
+	assert.ErrorIs(t, m.Record(ctx, Event{Consumer: "alice"}), ErrQueueFull, "the spool is known to fail")
+	repair()
+	require.NoError(t, m.Sync(ctx))
+	require.NoError(t, m.Close(ctx))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Len(t, got, 2)
+}

@@ -157,7 +157,7 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
 	}
 	to := int64(1 << 62)
 	if !q.To.IsZero() {
-		to = (q.To.Unix() + 3599) / 3600 // hours that start before To
+		to = q.To.Unix() / 3600 // Validate keeps To on a whole hour
 	}
 	type rowKey struct {
 		meter string

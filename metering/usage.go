@@ -44,7 +44,8 @@ type UsageQuery struct {
 	// Window is the period length of each row.
 	Window Window
 	// From (inclusive) and To (exclusive) bound the event times. Rows cover whole periods
-	// from Window.Start(From); zero To means no upper bound.
+	// from Window.Start(From); zero To means no upper bound. To must fall on a whole hour:
+	// stores may keep hourly totals only, and every reader answers the same query alike.
 	From, To time.Time
 }
 
@@ -58,6 +59,9 @@ func (q UsageQuery) Validate() error {
 	}
 	if !q.To.IsZero() && q.To.Before(q.From) {
 		return fmt.Errorf("metering: usage query ends before it starts")
+	}
+	if !q.To.IsZero() && !q.To.Equal(q.To.Truncate(time.Hour)) {
+		return fmt.Errorf("metering: usage query To %s is not on a whole hour", q.To.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
 }

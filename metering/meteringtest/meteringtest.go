@@ -227,5 +227,8 @@ func RunUsage(t *testing.T, newTarget func(t *testing.T) (metering.Sink, meterin
 		assert.Error(t, err, "a query without a consumer must fail")
 		_, err = reader.Usage(ctx(t), metering.UsageQuery{Consumer: "alice", Window: "week"})
 		assert.Error(t, err)
+		// Hourly stores cannot cut an hour; every reader must refuse rather than round.
+		_, err = reader.Usage(ctx(t), metering.UsageQuery{Consumer: "alice", Window: metering.Hour, To: base.Add(5 * time.Minute)})
+		assert.Error(t, err, "a To in the middle of an hour must fail")
 	})
 }

@@ -91,9 +91,15 @@ func New(cfg Config) (*Sink, error) {
 		index: pgx.Identifier{last + "_consumer_time"}.Sanitize()}, nil
 }
 
-// Migrate creates the table and its index if they do not exist.
+// Migrate creates the table and its index if they do not exist. Replicas starting together
+// may all call it: a transaction-scoped advisory lock on the table name serialises them, as
+// CREATE ... IF NOT EXISTS alone races on the catalog (unique violation 23505).
 func (s *Sink) Migrate(ctx context.Context) error {
-	_, err := s.pool.Exec(ctx, fmt.Sprintf(`
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "tollgate.pgsink.migrate:"+s.Table()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, fmt.Sprintf(`
 CREATE TABLE IF NOT EXISTS %[1]s (
 	id              uuid PRIMARY KEY,
 	time            timestamptz NOT NULL,
@@ -113,6 +119,8 @@ CREATE TABLE IF NOT EXISTS %[1]s (
 	idempotency_key text NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS %[2]s ON %[1]s (consumer, time);`, s.table, s.index))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("pgsink: migrate: %w", err)
 	}

@@ -88,3 +88,33 @@ func TestUnusualMeterNames(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, evs[0].Units, got[0].Units)
 }
+
+// TestRecordRefusesWhatPostgresCannotStore: Postgres refuses NUL and invalid UTF-8 in text
+// (22021, 22P05) on every attempt, so such an event would be retried forever. Record must
+// refuse it up front, and everything it does accept must be stored.
+func TestRecordRefusesWhatPostgresCannotStore(t *testing.T) {
+	s := newSink(t, pool(t))
+	m, err := metering.New(metering.Config{Sink: s, RetryMax: 50 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for name, ev := range map[string]metering.Event{
+		"NUL consumer":           {Consumer: "ac\x00me"},
+		"invalid UTF-8 consumer": {Consumer: "ac\xffme"},
+		"NUL meter":              {Consumer: "acme", Units: map[string]int64{"c\x00": 1}},
+		"invalid UTF-8 meter":    {Consumer: "acme", Units: map[string]int64{"\xc3": 1}},
+		"NUL key id":             {Consumer: "acme", KeyID: "\x00"},
+		"NUL plan":               {Consumer: "acme", Plan: "p\x00"},
+		"NUL operation":          {Consumer: "acme", Operation: "op\x00"},
+		"NUL idempotency key":    {Consumer: "acme", IdempotencyKey: "k\x00"},
+	} {
+		assert.ErrorIs(t, m.Record(ctx, ev), metering.ErrInvalidEvent, name)
+	}
+	require.NoError(t, m.Record(ctx, metering.Event{Consumer: "acme", Plan: "\u2028ü\x01", Units: map[string]int64{"calls": 1}}))
+	require.NoError(t, m.Sync(ctx))
+	require.NoError(t, m.Close(ctx))
+	got, err := s.Events(ctx, "acme")
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, "\u2028ü\x01", got[0].Plan)
+}
