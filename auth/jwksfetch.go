@@ -109,7 +109,7 @@ func (s *jwksSource) current(ctx context.Context, kid string) (*keySet, error) {
 		wait = make(chan struct{})
 		s.inflight = wait
 		// The fetch serves every waiting request, so no caller's cancellation aborts it.
-		go s.refresh(context.WithoutCancel(ctx), wait)
+		go s.refresh(context.WithoutCancel(ctx), now, wait)
 	}
 	s.mu.Unlock()
 	if usable && ks.lookup(kid) != nil {
@@ -129,9 +129,11 @@ func (s *jwksSource) current(ctx context.Context, kid string) (*keySet, error) {
 	return nil, fmt.Errorf("JWKS of %s unavailable: %w", s.issuer, err)
 }
 
-// refresh fetches the key set, publishes it or records the failure, and closes done.
-func (s *jwksSource) refresh(ctx context.Context, done chan struct{}) {
-	next, err := s.fetch(ctx)
+// refresh fetches the key set, publishes it or records the failure, and closes done. The set
+// is dated from started, when the refresh was asked for: its age counts from then however
+// long the issuer took to answer, so a slow fetch never extends how long keys are trusted.
+func (s *jwksSource) refresh(ctx context.Context, started time.Time, done chan struct{}) {
+	next, err := s.fetch(ctx, started)
 	s.mu.Lock()
 	s.lastErr = err
 	if err == nil {
@@ -142,7 +144,7 @@ func (s *jwksSource) refresh(ctx context.Context, done chan struct{}) {
 	close(done)
 }
 
-func (s *jwksSource) fetch(ctx context.Context) (*keySet, error) {
+func (s *jwksSource) fetch(ctx context.Context, now time.Time) (*keySet, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	if s.jwksURL == "" {
@@ -163,7 +165,6 @@ func (s *jwksSource) fetch(ctx context.Context) (*keySet, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
 	return &keySet{keys: keys, fetched: now, expires: now.Add(cacheTTL(header))}, nil
 }
 
