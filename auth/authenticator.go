@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"slices"
 	"strings"
 	"time"
@@ -50,6 +51,7 @@ type Authenticator struct {
 	keys      *Keys
 	tokens    *Tokens
 	keyHeader string
+	keyLookup string // keyHeader, canonical
 	keyPrefix string // "tg_": an Authorization bearer value that starts so is an API key
 	realm     string
 	throttle  Throttle
@@ -66,6 +68,9 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.keyHeader == "" {
 		a.keyHeader = "X-API-Key"
 	}
+	// Header.Get canonicalises its argument on every call, allocating unless it is
+	// canonical already; the header keeps its spelling in docs and challenges.
+	a.keyLookup = textproto.CanonicalMIMEHeaderKey(a.keyHeader)
 	if a.realm == "" {
 		a.realm = "api"
 	}
@@ -101,7 +106,7 @@ type credential struct {
 // credentials finds the one credential in a request's headers. A request with none yields
 // the zero credential; a request with two is refused (RFC 6750 §2: one method per request).
 func (a *Authenticator) credentials(header func(string) string) (credential, *Error) {
-	key := header(a.keyHeader)
+	key := header(a.keyLookup)
 	authz := header("Authorization")
 	var c credential
 	if authz != "" {
@@ -138,7 +143,8 @@ func (a *Authenticator) verify(ctx context.Context, c credential) (*Principal, e
 }
 
 // Authenticate returns the principal of r. It answers an [*Error]: [ErrUnauthenticated]
-// when r carries no credential or a bad one, [ErrThrottled] when the client failed too often,
+// when r carries no credential or a bad one, [ErrThrottled] when it carries a bad one and
+// the client address or the key has failed too often (see [Throttle]),
 // [ErrUnavailable] when a backend could not be asked. It checks no scopes; see [Authorize].
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	return a.authenticate(r.Context(), r.Header.Get, func() string { return a.clients.ClientIP(r).String() })
@@ -153,28 +159,39 @@ func (a *Authenticator) authenticate(ctx context.Context, header func(string) st
 	if c.value == "" {
 		return nil, &Error{Status: http.StatusUnauthorized, Challenge: a.challenge("", ""), Err: errors.New("no credential")}
 	}
-	var who string
-	if a.throttle != nil {
-		who = client()
-		if retry, ok := a.throttle.Allow(ctx, who); !ok {
-			return nil, &Error{Status: http.StatusTooManyRequests, RetryAfter: retry, Err: fmt.Errorf("client %s throttled after failed attempts", who)}
-		}
-	}
 	p, err := a.verify(ctx, c)
 	if err == nil {
-		return p, nil
+		return p, nil // a credential that verifies is never throttled
 	}
 	var ae *Error
 	if !errors.As(err, &ae) {
 		ae = failure(http.StatusServiceUnavailable, "", err)
 	}
-	if ae.Status == http.StatusUnauthorized {
-		if a.throttle != nil {
-			a.throttle.Failed(context.WithoutCancel(ctx), who)
-		}
-		ae.Challenge = a.challenge(schemeOf(c), ae.Code)
+	if ae.Status != http.StatusUnauthorized {
+		return nil, ae
 	}
+	if a.throttle != nil {
+		who := client()
+		if retry, throttled := a.throttle.Failed(ctx, who, ae.keyID); throttled {
+			t := &throttledError{client: who, cause: ae}
+			t.err = Error{Status: http.StatusTooManyRequests, RetryAfter: retry, Err: t}
+			return nil, &t.err
+		}
+	}
+	ae.Challenge = a.challenge(schemeOf(c), ae.Code)
 	return nil, ae
+}
+
+// throttledError is the reason of a 429: the client and the failure it followed. It holds
+// the 429 itself, so a refused guess allocates one value for both.
+type throttledError struct {
+	err    Error
+	client string
+	cause  *Error
+}
+
+func (e *throttledError) Error() string {
+	return "client " + e.client + " throttled after failed attempts: " + e.cause.Err.Error()
 }
 
 // Authorize reports whether p holds every scope in required: nil, or an [*Error] matching

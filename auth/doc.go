@@ -102,10 +102,25 @@
 //
 // # Throttling failed attempts
 //
-// [Config.Throttle] takes a [Throttle] that slows clients which keep failing
-// authentication, keyed by client address and separate from any key's quota, so a guesser
-// is blocked without locking out the key they target. Client addresses honour
-// X-Forwarded-For only from [Config.TrustedProxies].
+// [Config.Throttle] takes a [Throttle] (ratelimit.AuthThrottle is one) that slows clients
+// which keep failing authentication, counted by client address and by the key a wrong
+// secret targets, apart from any key's quota. It is consulted only after a credential
+// failed: a credential that verifies is served whatever its address did before, so
+// someone sharing an address with a consumer cannot lock that consumer out, and a success
+// does not reset the count. Once throttled, a failing credential is answered 429 with
+// Retry-After instead of 401, the same for an unknown key, a wrong secret or a bad token,
+// so the answer reveals nothing about which keys exist.
+//
+// The cheap checks still come first: a malformed key or one whose checksum fails is refused
+// without a store lookup; a well-formed key is looked up (a guesser cannot be told apart
+// from its holder without it), and a valid one is served from the verified-key cache.
+// BenchmarkThrottledGuess on a 2-core amd64 machine, with the in-process throttle:
+//
+//	malformed or mistyped key, throttled   ~650–760 ns/op   8 allocs (the 429, its reason, the address)
+//	unknown key id, throttled               ~870 ns/op      8 allocs (plus one in-memory store lookup)
+//	valid key from a throttled address      ~275 ns/op      0 allocs
+//
+// Client addresses honour X-Forwarded-For only from [Config.TrustedProxies].
 //
 // # Performance
 //

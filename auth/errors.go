@@ -55,6 +55,10 @@ type Error struct {
 	Challenge string
 	// Err is the underlying reason, for logs only.
 	Err error
+
+	// keyID names an existing key presented with a wrong secret, or expired or revoked,
+	// for the per-key failure count of a [Throttle].
+	keyID string
 }
 
 func (e *Error) sentinel() error {

@@ -189,7 +189,7 @@ func TestHumaDenyByDefault(t *testing.T) {
 	assert.Equal(t, 401, api.Get("/hidden").Code)
 }
 
-// failThrottle blocks a client after max failures within window: a small, real Throttle.
+// failThrottle refuses a client or key after max failures: a small, real Throttle.
 type failThrottle struct {
 	mu     sync.Mutex
 	max    int
@@ -201,25 +201,27 @@ func newFailThrottle(max int, window time.Duration) *failThrottle {
 	return &failThrottle{max: max, window: window, fails: map[string]int{}}
 }
 
-func (f *failThrottle) Allow(_ context.Context, client string) (time.Duration, bool) {
+func (f *failThrottle) Failed(_ context.Context, client, keyID string) (time.Duration, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.fails[client] >= f.max {
-		return f.window, false
+	throttled := false
+	for _, k := range []string{"addr:" + client, "key:" + keyID} {
+		if k == "key:" {
+			continue
+		}
+		if f.fails[k] >= f.max {
+			throttled = true
+			continue // a refused attempt spends nothing
+		}
+		f.fails[k]++
 	}
-	return 0, true
+	return f.window, throttled
 }
 
-func (f *failThrottle) Failed(_ context.Context, client string) {
-	f.mu.Lock()
-	f.fails[client]++
-	f.mu.Unlock()
-}
-
-func (f *failThrottle) count(client string) int {
+func (f *failThrottle) count(key string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.fails[client]
+	return f.fails[key]
 }
 
 func TestThrottle(t *testing.T) {
@@ -232,18 +234,30 @@ func TestThrottle(t *testing.T) {
 	for range 3 {
 		require.Equal(t, 401, f.api.Get("/v1/read", bad, attacker).Code)
 	}
-	assert.Equal(t, 3, th.count("203.0.113.9"))
-	resp := f.api.Get("/v1/read", "X-API-Key: "+f.reader, attacker)
-	require.Equal(t, 429, resp.Code, "a throttled client is refused even with a good key")
+	assert.Equal(t, 3, th.count("addr:203.0.113.9"))
+	resp := f.api.Get("/v1/read", bad, attacker)
+	require.Equal(t, 429, resp.Code, "the next wrong key from a throttled address is refused")
 	assert.Equal(t, "90", resp.Header().Get("Retry-After"))
 	assert.Equal(t, "application/problem+json", resp.Header().Get("Content-Type"))
+	assert.Empty(t, resp.Header().Get("WWW-Authenticate"), "a 429 says nothing about the credential")
+
+	// A valid credential from the same address is served: sharing an address with a
+	// guesser (NAT, a proxy, a CI runner) must not lock a paying consumer out.
+	require.Equal(t, 200, f.api.Get("/v1/read", "X-API-Key: "+f.reader, attacker).Code)
+	require.Equal(t, 200, f.api.Get("/v1/read", "Authorization: Bearer "+f.token, attacker).Code)
+	// ...and does not reset the count.
+	require.Equal(t, 429, f.api.Get("/v1/read", bad, attacker).Code)
+	// A throttled address gets the same answer for an unknown key and a bad token, so the
+	// answer tells nothing about which keys exist.
+	require.Equal(t, 429, f.api.Get("/v1/read", "X-API-Key: "+forgeID(t, f.reader), attacker).Code)
+	require.Equal(t, 429, f.api.Get("/v1/read", "Authorization: Bearer "+f.token[:len(f.token)-4]+"AAAA", attacker).Code)
 
 	// The victim key keeps working for everyone else.
 	require.Equal(t, 200, f.api.Get("/v1/read", "X-API-Key: "+f.reader, "X-Forwarded-For: 198.51.100.7").Code)
 	// Missing credentials and missing scopes are not guessing: they do not count.
 	require.Equal(t, 401, f.api.Get("/v1/read", "X-Forwarded-For: 198.51.100.7").Code)
 	require.Equal(t, 403, f.api.Post("/v1/write", "X-API-Key: "+f.reader, "X-Forwarded-For: 198.51.100.7").Code)
-	assert.Zero(t, th.count("198.51.100.7"))
+	assert.Zero(t, th.count("addr:198.51.100.7"))
 
 	// A client-written X-Forwarded-For line cannot hide the one the proxy added after it.
 	for range 3 {
@@ -256,8 +270,31 @@ func TestThrottle(t *testing.T) {
 		f.api.Adapter().ServeHTTP(w, r)
 		require.Equal(t, http.StatusUnauthorized, w.Code)
 	}
-	assert.Equal(t, 3, th.count("203.0.113.77"))
-	assert.Zero(t, th.count("192.0.2.50"))
+	assert.Equal(t, 3, th.count("addr:203.0.113.77"))
+	assert.Zero(t, th.count("addr:192.0.2.50"))
+}
+
+// A key hammered with wrong secrets from many addresses is throttled on its own; its
+// holder, presenting the right secret, is still served.
+func TestThrottlePerKey(t *testing.T) {
+	t.Parallel()
+	th := newFailThrottle(3, time.Minute)
+	f := newFixture(t, auth.Config{Throttle: th, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	pk, err := auth.ParseKey(f.reader)
+	require.NoError(t, err)
+	wrong := "X-API-Key: " + forgeSecret(t, f.reader)
+	for i := range 3 {
+		require.Equal(t, 401, f.api.Get("/v1/read", wrong, fmt.Sprintf("X-Forwarded-For: 203.0.113.%d", i)).Code)
+	}
+	assert.Equal(t, 3, th.count("key:"+pk.ID))
+	assert.Equal(t, 429, f.api.Get("/v1/read", wrong, "X-Forwarded-For: 203.0.113.200").Code, "a fresh address does not help")
+	assert.Equal(t, 200, f.api.Get("/v1/read", "X-API-Key: "+f.reader, "X-Forwarded-For: 203.0.113.200").Code)
+
+	// Unknown key ids and typos count against the address only: there is no key to protect.
+	require.Equal(t, 401, f.api.Get("/v1/read", "X-API-Key: "+forgeID(t, f.reader), "X-Forwarded-For: 192.0.2.1").Code)
+	require.Equal(t, 401, f.api.Get("/v1/read", "X-API-Key: "+typo(f.reader), "X-Forwarded-For: 192.0.2.1").Code)
+	assert.Equal(t, 2, th.count("addr:192.0.2.1"))
+	assert.Equal(t, 3, th.count("key:"+pk.ID))
 }
 
 func TestOnFailureNeverSeesSecrets(t *testing.T) {

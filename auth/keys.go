@@ -139,10 +139,10 @@ func (k *Keys) Pattern() string {
 func (k *Keys) Verify(ctx context.Context, raw string) (*Principal, error) {
 	pk, err := parseShape(raw)
 	if err != nil {
-		return nil, invalid("%w (%s)", err, KeyHint(raw))
+		return nil, badKey(raw, ParsedKey{}, "", "malformed API key (", ")", err)
 	}
 	if pk.Prefix != k.prefix || pk.Env != k.env {
-		return nil, invalid("API key %s is for another service or environment", pk.Hint())
+		return nil, badKey(raw, pk, "", "API key ", " is for another service or environment", nil)
 	}
 	now := k.now()
 	if k.ttl > 0 {
@@ -155,32 +155,37 @@ func (k *Keys) Verify(ctx context.Context, raw string) (*Principal, error) {
 			// checksum mean the very same key, so the checksum need not be computed again.
 			h := hashTail(pk.tail())
 			if subtle.ConstantTimeCompare(h[:], e.hash[:]) != 1 {
-				return nil, invalid("wrong secret for API key %s", pk.Hint())
+				if !checksumOK(raw) { // a typo, answered as when the cache is cold
+					return nil, badKey(raw, pk, "", "malformed API key (", ")", errMalformedKey)
+				}
+				return nil, badKey(raw, pk, pk.ID, "wrong secret for API key ", "", nil)
 			}
 			if !e.until.IsZero() && !now.Before(e.until) {
-				return nil, invalid("API key %s expired or revoked", pk.Hint())
+				return nil, badKey(raw, pk, pk.ID, "API key ", " expired or revoked", nil)
 			}
 			return e.principal, nil
 		}
 	}
 	if !checksumOK(raw) {
-		return nil, invalid("%w (%s)", errMalformedKey, KeyHint(raw))
+		return nil, badKey(raw, pk, "", "malformed API key (", ")", errMalformedKey)
 	}
 	k.mu.RLock()
 	gen := k.gen
 	k.mu.RUnlock()
 	sk, err := k.store.Key(ctx, pk.ID)
 	if errors.Is(err, ErrKeyNotFound) {
-		return nil, invalid("unknown API key %s", pk.Hint())
+		return nil, badKey(raw, pk, "", "unknown API key ", "", nil)
 	}
 	if err != nil {
 		return nil, failure(http.StatusServiceUnavailable, "", fmt.Errorf("key store: %w", err))
 	}
 	if !hmac.Equal(k.digest(pk.ID, pk.secret), sk.Digest) {
-		return nil, invalid("wrong secret for API key %s", pk.Hint())
+		return nil, badKey(raw, pk, pk.ID, "wrong secret for API key ", "", nil)
 	}
 	if err := sk.usable(now); err != nil {
-		return nil, invalid("%w: %s", err, pk.Hint())
+		e := badKey(raw, pk, pk.ID, "", "", err)
+		e.Err.(*keyError).causeFirst = true
+		return nil, e
 	}
 	p := &Principal{
 		Consumer: sk.Consumer, Tenant: sk.Tenant, Subject: sk.ID, KeyID: sk.ID, Plan: sk.Plan,

@@ -459,3 +459,18 @@ func TestConcurrentRotateLeavesOneReplacement(t *testing.T) {
 	}
 	assert.Equal(t, []string{won[0].ID}, live, "one replacement lives; the others were withdrawn")
 }
+
+// forgeID returns a well-formed key, checksum included, whose id exists nowhere.
+func forgeID(t testing.TB, raw string) string {
+	t.Helper()
+	pk, err := auth.ParseKey(raw)
+	require.NoError(t, err)
+	i := strings.Index(raw, pk.ID)
+	id := []byte(pk.ID)
+	id[0] = map[bool]byte{true: 'B', false: 'A'}[id[0] == 'A']
+	forged := withChecksum(raw[:i] + string(id) + raw[i+len(id):len(raw)-6])
+	fpk, err := auth.ParseKey(forged)
+	require.NoError(t, err)
+	require.NotEqual(t, pk.ID, fpk.ID)
+	return forged
+}

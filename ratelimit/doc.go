@@ -107,6 +107,26 @@
 //
 // # Authentication throttle
 //
-// [AuthThrottle] limits failed authentications per client for the auth package: checking
-// spends nothing, only failures do.
+// [AuthThrottle] limits failed authentications for the auth package, per client address
+// and per API key, on budgets apart from any consumer's limits:
+//
+//	throttle, err := ratelimit.NewAuthThrottle(ratelimit.AuthThrottleConfig{
+//		Limiter: limits, Rate: ratelimit.PerHour(20).WithBurst(5),
+//	})
+//	authn, err := auth.New(auth.Config{Keys: keys, Throttle: throttle})
+//
+// Only failures are counted and only failures are refused. A credential that verifies is
+// served even from a throttled address, because addresses are shared (corporate proxies,
+// carrier-grade NAT, CI runners, a node's egress) and a budget that valid requests could
+// exhaust or be refused by would let five bad requests a minute lock a paying consumer out
+// of the API. A success does not reset the count either, so a guesser cannot launder its
+// failures through a valid key. Counting per key as well means that guesses spread over
+// many addresses are still slowed against the key they target; unknown key ids count
+// against the address only, so random ids cannot fill the store with entries. A store
+// that cannot count answers 401 rather than 429: refusing to count must not refuse
+// everyone.
+//
+// Each refusal adds one to the tollgate.auth.throttled counter, with
+// tollgate.throttle.reason "address" or "key"; each throttled address or key is logged at
+// most once per window of its rate, so a flood of guesses is not a flood of logs.
 package ratelimit

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"time"
@@ -120,16 +121,19 @@ func ExampleNewAuthThrottle() {
 	if err != nil {
 		panic(err)
 	}
-	// Five wrong credentials in a row, then one attempt every three minutes.
-	throttle, err := ratelimit.NewAuthThrottle(limits, ratelimit.PerHour(20).WithBurst(5))
+	// Five wrong credentials in a row from one address, then one attempt every three
+	// minutes; credentials that verify are never throttled.
+	throttle, err := ratelimit.NewAuthThrottle(ratelimit.AuthThrottleConfig{
+		Limiter: limits, Rate: ratelimit.PerHour(20).WithBurst(5), Logger: slog.New(slog.DiscardHandler),
+	})
 	if err != nil {
 		panic(err)
 	}
 	ctx := context.Background()
 	for range 5 {
-		throttle.Failed(ctx, "203.0.113.7")
+		throttle.Failed(ctx, "203.0.113.7", "")
 	}
-	wait, ok := throttle.Allow(ctx, "203.0.113.7")
-	fmt.Println(ok, wait)
-	// Output: false 3m0s
+	wait, throttled := throttle.Failed(ctx, "203.0.113.7", "")
+	fmt.Println(throttled, wait)
+	// Output: true 3m0s
 }

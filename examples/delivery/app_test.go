@@ -112,28 +112,64 @@ func TestComposedAPI(t *testing.T) {
 	assert.EqualValues(t, created, usage.Month.Usage["deliveries"])
 }
 
-// TestWrongKeysAreThrottledPerClient: an address that keeps presenting bad keys is slowed
-// down on its own budget; another address, and the real key's owner, are not affected.
-func TestWrongKeysAreThrottledPerClient(t *testing.T) {
+// TestFailedAuthThrottle: an address that keeps presenting bad credentials is refused 429
+// for them, while a valid credential from that same address is served; the success does not
+// reset the count, and other addresses are judged on their own.
+func TestFailedAuthThrottle(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, t.TempDir())
+	issuer := newIssuer(t)
+	s := newStackEnv(t, map[string]string{"DATA_DIR": t.TempDir(), "OIDC_ISSUER": issuer.url, "OIDC_AUDIENCE": "delivery"})
 	defer s.stop()
-	bad := s.key[:len(s.key)-1] + "x" // fails its checksum: never reaches the store
-	var throttled *httptest.ResponseRecorder
-	for range 10 {
-		rec := s.do(http.MethodGet, "/v1/deliveries", bad, "203.0.113.66", nil)
-		if rec.Code == http.StatusTooManyRequests {
-			throttled = rec
-			break
-		}
-		require.Equal(t, http.StatusUnauthorized, rec.Code)
+	token := issuer.token(t, "acme", "deliveries:read deliveries:write")
+	forged := issuer.token(t, "acme", "deliveries:read")
+	forged = forged[:len(forged)-6] + "AAAAAA" // a signature that does not verify
+
+	for _, tc := range []struct {
+		name     string
+		bad      func(r *http.Request)
+		good     func(r *http.Request)
+		attacker string
+	}{
+		{"api key", withKey(s.key[:len(s.key)-1] + "x"), withKey(s.key), "203.0.113.66"},
+		{"bearer", withBearer(forged), withBearer(token), "203.0.113.77"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range 5 { // failedAuthRate's burst
+				require.Equal(t, http.StatusUnauthorized, s.send(http.MethodGet, "/v1/deliveries", tc.attacker, tc.bad).Code, "failure %d", i+1)
+			}
+			rec := s.send(http.MethodGet, "/v1/deliveries", tc.attacker, tc.bad)
+			require.Equal(t, http.StatusTooManyRequests, rec.Code, "the next bad credential from that address")
+			assert.NotEmpty(t, rec.Header().Get("Retry-After"))
+			assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
+
+			require.Equal(t, http.StatusOK, s.send(http.MethodGet, "/v1/deliveries", tc.attacker, tc.good).Code,
+				"a valid credential from the same address is served at once")
+			require.Equal(t, http.StatusOK, s.send(http.MethodGet, "/v1/deliveries", "198.51.100.9", tc.good).Code,
+				"and from another address")
+			assert.Equal(t, http.StatusTooManyRequests, s.send(http.MethodGet, "/v1/deliveries", tc.attacker, tc.bad).Code,
+				"the success did not reset the failures")
+			assert.Equal(t, http.StatusUnauthorized, s.send(http.MethodGet, "/v1/deliveries", "198.51.100.10", tc.bad).Code,
+				"another address is judged on its own")
+		})
 	}
-	require.NotNil(t, throttled, "repeated failures from one address are throttled")
-	assert.NotEmpty(t, throttled.Header().Get("Retry-After"))
-	assert.Equal(t, http.StatusUnauthorized, s.do(http.MethodGet, "/v1/deliveries", bad, "203.0.113.67", nil).Code,
-		"another address is judged on its own")
-	assert.Equal(t, http.StatusOK, s.do(http.MethodGet, "/v1/deliveries", s.key, "198.51.100.9", nil).Code,
-		"the key's owner is not locked out")
+}
+
+// send is do with a request editor, for credentials other than an API key.
+func (s *stack) send(method, path, client string, edit func(*http.Request)) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, nil)
+	r.RemoteAddr = client + ":5555"
+	edit(r)
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, r)
+	return w
+}
+
+func withKey(key string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Set("X-API-Key", key) }
+}
+
+func withBearer(token string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
 }
 
 // TestOpenAPIDescribesThePolicy: what the server enforces is what the document says.

@@ -27,8 +27,9 @@ var (
 	}
 )
 
-// failedAuthRate is how many failed authentications one client address may make: five in
-// a row, then one more every three minutes.
+// failedAuthRate is how many failed authentications one client address, or one key, may
+// make: five in a row, then one more every three minutes. Only failures count and only
+// failures are refused.
 var failedAuthRate = ratelimit.PerHour(20).WithBurst(5)
 
 // newLimits builds the limiter. With REDIS_URL set, limits are shared by every replica

@@ -130,9 +130,12 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = closeLimits() })
-	// Wrong keys are throttled per client address, on a budget apart from any key's limits,
-	// so guessing keys is slow and a victim's own quota is never spent by the attacker.
-	throttle, err := ratelimit.NewAuthThrottle(limits, failedAuthRate)
+	// Failed authentications are throttled per client address and per key, on a budget apart
+	// from any key's limits: guessing is slow, a victim's quota is never spent by the
+	// attacker, and a valid credential is served from a throttled address too.
+	throttle, err := ratelimit.NewAuthThrottle(ratelimit.AuthThrottleConfig{
+		Limiter: limits, Rate: failedAuthRate, MeterProvider: obs.MeterProvider(), Logger: obs.Logger(),
+	})
 	if err != nil {
 		return nil, err
 	}
