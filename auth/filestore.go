@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/tollgate-dev/tollgate/internal/filelock"
 )
 
 // FileKeyStore is a durable key store in one file, for local development and single-node
@@ -56,15 +58,11 @@ func openFileKeyStore(path string, syncDir func(string) error) (*FileKeyStore, e
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("auth: key store directory: %w", err)
 	}
-	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("auth: key journal lock: %w", err)
+	lock, err := filelock.Acquire(path)
+	if errors.Is(err, filelock.ErrLocked) {
+		return nil, fmt.Errorf("auth: key journal %s is open in another process", path)
 	}
-	if err := lockFile(lock); err != nil {
-		_ = lock.Close()
-		if errors.Is(err, errLocked) {
-			return nil, fmt.Errorf("auth: key journal %s is open in another process", path)
-		}
+	if err != nil {
 		return nil, fmt.Errorf("auth: key journal lock: %w", err)
 	}
 	s := &FileKeyStore{path: path, lock: lock, syncDir: syncDir}
@@ -74,8 +72,6 @@ func openFileKeyStore(path string, syncDir func(string) error) (*FileKeyStore, e
 	}
 	return s, nil
 }
-
-var errLocked = errors.New("locked")
 
 func (s *FileKeyStore) open() error {
 	records, err := s.replay()
