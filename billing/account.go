@@ -81,6 +81,22 @@ type Subscription struct {
 	CancelAt time.Time `json:"cancel_at,omitzero"`
 	// PendingPlan is the plan key a change at period end moves to; empty means none.
 	PendingPlan string `json:"pending_plan,omitempty"`
+	// Since is when the subscription moved to its current plan.
+	Since time.Time `json:"since"`
+	// Ended is when a canceled subscription stopped; zero while it runs.
+	Ended time.Time `json:"ended,omitzero"`
+	// InvoicedThrough is the end of the last period whose invoice is finalised.
+	InvoicedThrough time.Time `json:"invoiced_through,omitzero"`
+	// Phases are the earlier plans of the periods not yet invoiced, oldest first.
+	Phases []Phase `json:"phases,omitempty"`
+}
+
+// Phase is a span of time a subscription spent on one plan version.
+type Phase struct {
+	Plan        string    `json:"plan"`
+	PlanVersion int       `json:"plan_version"`
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"`
 }
 
 // PlanChange asks to move a subscription to another plan.
