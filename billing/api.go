@@ -51,7 +51,7 @@ func Register(api huma.API, acct Account, modifiers ...func(*huma.Operation)) {
 		}
 		return o
 	}
-	huma.Register(api, op("list-plans", http.MethodGet, "/me/plans", "Plans on offer"),
+	huma.Register(api, op("listPlans", http.MethodGet, "/me/plans", "Plans on offer"),
 		func(ctx context.Context, _ *struct{}) (*plansOutput, error) {
 			plans, err := acct.Plans(ctx)
 			if err != nil {
@@ -61,7 +61,7 @@ func Register(api huma.API, acct Account, modifiers ...func(*huma.Operation)) {
 			out.Body.Plans = plans
 			return out, nil
 		})
-	huma.Register(api, op("get-subscription", http.MethodGet, "/me/subscription", "The caller's subscription", http.StatusNotFound),
+	huma.Register(api, op("getSubscription", http.MethodGet, "/me/subscription", "The caller's subscription", http.StatusNotFound),
 		func(ctx context.Context, _ *struct{}) (*subscriptionOutput, error) {
 			consumer, err := caller(ctx)
 			if err != nil {
@@ -73,7 +73,7 @@ func Register(api huma.API, acct Account, modifiers ...func(*huma.Operation)) {
 			}
 			return &subscriptionOutput{Body: s}, nil
 		})
-	huma.Register(api, op("change-subscription", http.MethodPut, "/me/subscription",
+	huma.Register(api, op("changeSubscription", http.MethodPut, "/me/subscription",
 		"Subscribe, or change plan now (prorated) or at the period's end", http.StatusNotFound, http.StatusConflict),
 		func(ctx context.Context, in *changeInput) (*subscriptionOutput, error) {
 			consumer, err := caller(ctx)
@@ -86,7 +86,7 @@ func Register(api huma.API, acct Account, modifiers ...func(*huma.Operation)) {
 			}
 			return &subscriptionOutput{Body: s}, nil
 		})
-	huma.Register(api, op("list-invoices", http.MethodGet, "/me/invoices", "The caller's invoices, drafts included"),
+	huma.Register(api, op("listInvoices", http.MethodGet, "/me/invoices", "The caller's invoices, drafts included"),
 		func(ctx context.Context, _ *struct{}) (*invoicesOutput, error) {
 			consumer, err := caller(ctx)
 			if err != nil {
@@ -104,7 +104,7 @@ func Register(api huma.API, acct Account, modifiers ...func(*huma.Operation)) {
 			}
 			return out, nil
 		})
-	huma.Register(api, op("get-invoice", http.MethodGet, "/me/invoices/{id}", "One of the caller's invoices, with its lines", http.StatusNotFound),
+	huma.Register(api, op("getInvoice", http.MethodGet, "/me/invoices/{id}", "One of the caller's invoices, with its lines", http.StatusNotFound),
 		func(ctx context.Context, in *invoiceInput) (*invoiceOutput, error) {
 			consumer, err := caller(ctx)
 			if err != nil {

@@ -249,10 +249,11 @@ func writeProblem(w http.ResponseWriter, _ *http.Request, err error) {
 }
 
 // QuotaPolicy is the rate-limit policy that enforces the plans' Limits for meter: a
-// calendar-month quota per plan, keyed per consumer, so the limit a plan declares is the
-// limit enforced. Operations that spend the meter apply it with ratelimit.Apply; plans
-// without a limit for the meter are not limited by it.
-func QuotaPolicy(name, meter string, plans []Plan) ratelimit.Policy {
+// calendar-month quota per plan in loc (the billing time zone; nil means the limiter's),
+// keyed per consumer, so the limit a plan declares is the limit enforced. Operations that
+// spend the meter apply it with ratelimit.Apply; plans without a limit for the meter are not
+// limited by it. With anniversary periods the quota still resets on the first of the month.
+func QuotaPolicy(name, meter string, loc *time.Location, plans []Plan) ratelimit.Policy {
 	pol := ratelimit.Policy{Name: name, Plans: map[string]ratelimit.Rate{}, Key: ratelimit.ByConsumer}
 	latest := map[string]Plan{}
 	for _, p := range plans {
@@ -262,7 +263,9 @@ func QuotaPolicy(name, meter string, plans []Plan) ratelimit.Policy {
 	}
 	for key, p := range latest {
 		if n, ok := p.Limits[meter]; ok {
-			pol.Plans[key] = ratelimit.Monthly(n)
+			r := ratelimit.Monthly(n)
+			r.Location = loc
+			pol.Plans[key] = r
 		} else {
 			pol.Plans[key] = ratelimit.Rate{}
 		}

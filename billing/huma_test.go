@@ -149,7 +149,7 @@ func TestQuotaPolicy(t *testing.T) {
 	plans := testPlans()
 	v2 := plans[0]
 	v2.Version, v2.Limits = 2, map[string]int64{"deliveries": 250}
-	pol := billing.QuotaPolicy("deliveries-monthly", "deliveries", append(plans, v2))
+	pol := billing.QuotaPolicy("deliveries-monthly", "deliveries", nil, append(plans, v2))
 	assert.Equal(t, "deliveries-monthly", pol.Name)
 	assert.Equal(t, map[string]ratelimit.Rate{
 		"free":    ratelimit.Monthly(250), // the newest version's limit

@@ -15,13 +15,15 @@ import (
 var (
 	// perConsumer smooths each consumer's traffic: 10 calls at once, then one per second.
 	perConsumer = ratelimit.Policy{Name: "per-consumer", Rate: ratelimit.PerMinute(60).WithBurst(10)}
-	// daily is what each plan includes per day (UTC); the internal plan is unmetered.
+	// daily caps each plan's calls per day (UTC), whatever they are; the internal plan is
+	// unmetered. The plan is the consumer's billing plan (see billing.go).
 	daily = ratelimit.Policy{
 		Name: "daily",
 		Rate: ratelimit.Daily(1_000),
 		Plans: map[string]ratelimit.Rate{
 			"free":     ratelimit.Daily(200),
-			"pro":      ratelimit.Daily(50_000),
+			"starter":  ratelimit.Daily(5_000),
+			"growth":   ratelimit.Daily(50_000),
 			"internal": {},
 		},
 	}

@@ -15,6 +15,7 @@
 //	DATA_DIR also holds the usage spool and the local usage store; with DATABASE_URL usage
 //	events go to PostgreSQL (see metering.go)
 //	REDIS_URL             share rate limits between replicas through Redis (see limits.go)
+//	DATA_DIR also holds billing.jsonl: plans, subscriptions, finalised invoices (billing.go)
 //
 // It serves the API under /v1, its OpenAPI description at /openapi.json, documentation at
 // /docs, probes at /livez and /readyz and Prometheus metrics at /metrics, logs JSON lines
@@ -103,8 +104,8 @@ func (a *app) close() {
 	}
 }
 
-// newApp composes the delivery API: observe, auth, metering and ratelimit around the
-// deliveries domain, with its upstream payment and SMS providers.
+// newApp composes the delivery API: observe, auth, metering, billing and ratelimit around
+// the deliveries domain, with its upstream payment and SMS providers.
 func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout io.Writer) (_ *app, err error) {
 	obs, err := newObserver(ctx, cfg.Observe, stdout)
 	if err != nil {
@@ -149,6 +150,11 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 		return nil, err
 	}
 	obs.OnShutdown(closeMeter) // drains every usage event after the last request
+	biller, closeBiller, err := newBiller(ctx, getenv, usage, obs.Logger())
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, closeBiller)
 	up, err := startUpstreams(getenv, obs.Logger(), func(c *clients.Config) {
 		c.TracerProvider, c.MeterProvider = obs.TracerProvider(), obs.MeterProvider()
 	})
@@ -162,13 +168,15 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 	api := newAPI(mux)
 	// Every operation passes through these in order: observe first so that every rejection
 	// is traced and counted, then auth (identity), metering (a 429 is still metered),
-	// ratelimit (keyed by identity).
-	api.UseMiddleware(obs.Huma(api), authn.Huma(api), meter.Huma(api), limits.Huma(api))
+	// billing (entitlements, and the plan limits are keyed by), ratelimit (keyed by identity).
+	api.UseMiddleware(obs.Huma(api), authn.Huma(api), meter.Huma(api), biller.Huma(api), limits.Huma(api))
 
 	svc := &deliveries.Service{Store: deliveries.NewStore(nil), Owner: ownerOf, Payments: up.Payments, SMS: up.SMS}
 	v1 := huma.NewGroup(api, "/v1")
 	policy := authPolicy()
 	meterOperations(v1, svc, meter, usage, policy.Read)
+	limitDeliveries(v1)
+	registerBilling(v1, biller, usage, policy.Read)
 	deliveries.Register(v1, svc, policy)
 
 	a.handler = obs.Handler(mux)

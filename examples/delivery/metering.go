@@ -52,7 +52,24 @@ func newMeter(ctx context.Context, getenv func(string) string, db *pgxpool.Pool,
 	if usage == nil {
 		usage = meter.Usage() // the local store under DATA_DIR
 	}
-	return meter, usage, meter.Close, nil
+	return meter, syncedUsage{meter, usage}, meter.Close, nil
+}
+
+// syncedUsage reads your own writes: before summing usage it waits (briefly) until the
+// events recorded so far are stored, so an invoice or a usage page includes the call just
+// made.
+type syncedUsage struct {
+	meter *metering.Meter
+	metering.UsageReader
+}
+
+func (s syncedUsage) Usage(ctx context.Context, q metering.UsageQuery) ([]metering.UsageRow, error) {
+	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.meter.Sync(syncCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return nil, err
+	}
+	return s.UsageReader.Usage(ctx, q)
 }
 
 // meterOperations declares the units of the operations of v1 registered after it, counts
@@ -111,12 +128,6 @@ func registerUsage(api huma.API, meter *metering.Meter, usage metering.UsageRead
 		p := auth.FromContext(ctx)
 		if p == nil || p.Consumer == "" {
 			return nil, huma.Error401Unauthorized("authentication required")
-		}
-		// Read your own writes: wait (briefly) until the calls made so far are stored.
-		syncCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if err := meter.Sync(syncCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return nil, err
 		}
 		now := time.Now()
 		out := &usageOutput{}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tollgate-dev/tollgate/auth"
+	"github.com/tollgate-dev/tollgate/billing"
+	"github.com/tollgate-dev/tollgate/metering"
+	"github.com/tollgate-dev/tollgate/ratelimit"
+)
+
+// Billing in the example: three plans priced in pounds sterling on the meters the API
+// records (deliveries created, texts sent), calendar-month periods in London time, and the
+// consumer's own plan and invoices under /v1/me. Consumers without a subscription are on
+// the free plan. Plans, subscriptions and finalised invoices are kept in
+// $DATA_DIR/billing.jsonl; drafts are rated from usage whenever they are read.
+
+// featureDailyUsage gates GET /v1/me/usage/daily: paid plans only.
+const featureDailyUsage = "usage-analytics"
+
+// plans is the example's catalog. Amounts are pence.
+var plans = []billing.Plan{
+	{
+		Key: "free", Version: 1, Name: "Free", Currency: "GBP",
+		Description: "100 deliveries a month to try the API.",
+		Limits:      map[string]int64{"deliveries": 100},
+		Prices:      []billing.Price{{Meter: "deliveries", Description: "Deliveries created", Model: billing.PerUnit}},
+	},
+	{
+		Key: "starter", Version: 1, Name: "Starter", Currency: "GBP", Fee: 2900,
+		Description: "£29 a month with 1,000 deliveries included, then 2p each; texts 5p per started block of 10.",
+		Features:    []string{featureDailyUsage},
+		Limits:      map[string]int64{"deliveries": 20_000},
+		Prices: []billing.Price{
+			{Meter: "deliveries", Description: "Deliveries created", Model: billing.PerUnit, Unit: billing.Minor(2), Free: 1000},
+			{Meter: "sms", Description: "Texts sent", Model: billing.Package, Unit: billing.Minor(5), PackageSize: 10},
+		},
+	},
+	{
+		Key: "growth", Version: 1, Name: "Growth", Currency: "GBP", Fee: 9900, TrialDays: 14,
+		Description: "£99 a month, deliveries from 1.5p down to 0.5p with volume, texts 0.4p each; 14-day trial.",
+		Features:    []string{featureDailyUsage},
+		Prices: []billing.Price{
+			{Meter: "deliveries", Description: "Deliveries created", Model: billing.Graduated, Tiers: []billing.Tier{
+				{UpTo: 10_000, Unit: billing.MustUnitPrice("1.5")},
+				{UpTo: 100_000, Unit: billing.Minor(1)},
+				{Unit: billing.MustUnitPrice("0.5")},
+			}},
+			{Meter: "sms", Description: "Texts sent", Model: billing.PerUnit, Unit: billing.MustUnitPrice("0.4")},
+		},
+	},
+}
+
+// billingZone is where billing periods start and end.
+var billingZone = mustLocation("Europe/London")
+
+func mustLocation(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+// monthlyDeliveries enforces each plan's Limits["deliveries"] on createDelivery, from the
+// same declaration that the plan shows consumers.
+var monthlyDeliveries = billing.QuotaPolicy("monthly-deliveries", "deliveries", billingZone, plans)
+
+// newBiller opens the billing journal under DATA_DIR and the Biller over usage.
+func newBiller(ctx context.Context, getenv func(string) string, usage metering.UsageReader, logger *slog.Logger) (*billing.Biller, func(), error) {
+	store, err := billing.OpenFileStore(filepath.Join(dataDir(getenv), "billing.jsonl"))
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := billing.New(ctx, billing.Config{
+		Usage: usage, Store: store, Plans: plans, DefaultPlan: "free", Location: billingZone, Logger: logger,
+	})
+	if err != nil {
+		_ = store.Close()
+		return nil, nil, fmt.Errorf("billing: %w", err)
+	}
+	return b, func() { _ = store.Close() }, nil
+}
+
+type dailyUsageOutput struct {
+	Body struct {
+		Days []UsagePeriod `json:"days" doc:"Usage per UTC day, oldest first; days without usage are absent"`
+	}
+}
+
+// registerBilling mounts the consumer's plan and invoices and the plan-gated daily usage.
+func registerBilling(v1 *huma.Group, b *billing.Biller, usage metering.UsageReader, readPolicy []func(*huma.Operation)) {
+	billing.Register(v1, b, auth.Require())
+	op := huma.Operation{
+		OperationID: "getMyDailyUsage", Method: http.MethodGet, Path: "/me/usage/daily",
+		Summary:     "Get your usage per day",
+		Description: "Units per meter for each of the last 31 days. Included in paid plans.",
+		Tags:        []string{"Usage"},
+	}
+	for _, m := range append(readPolicy, billing.Entitled(featureDailyUsage)) {
+		m(&op)
+	}
+	huma.Register(v1, op, func(ctx context.Context, _ *struct{}) (*dailyUsageOutput, error) {
+		p := auth.FromContext(ctx)
+		from := metering.Day.Start(time.Now()).AddDate(0, 0, -30)
+		rows, err := usage.Usage(ctx, metering.UsageQuery{Consumer: p.Consumer, Window: metering.Day, From: from})
+		if err != nil {
+			return nil, huma.Error503ServiceUnavailable("usage is unavailable", err)
+		}
+		out := &dailyUsageOutput{}
+		for _, r := range rows {
+			if n := len(out.Body.Days); n == 0 || !out.Body.Days[n-1].Start.Equal(r.Start) {
+				out.Body.Days = append(out.Body.Days, UsagePeriod{Start: r.Start, Usage: map[string]int64{}})
+			}
+			out.Body.Days[len(out.Body.Days)-1].Usage[r.Meter] = r.Sum
+		}
+		return out, nil
+	})
+}
+
+// limitDeliveries applies the plans' monthly delivery quota to createDelivery.
+func limitDeliveries(v1 *huma.Group) {
+	v1.UseSimpleModifier(func(op *huma.Operation) {
+		if op.OperationID == "createDelivery" {
+			ratelimit.Apply(monthlyDeliveries)(op)
+		}
+	})
+}
