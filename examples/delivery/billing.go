@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/tollgate-dev/tollgate/auth"
 	"github.com/tollgate-dev/tollgate/billing"
+	"github.com/tollgate-dev/tollgate/billing/webhooks"
 	"github.com/tollgate-dev/tollgate/metering"
 	"github.com/tollgate-dev/tollgate/ratelimit"
 )
@@ -73,20 +75,69 @@ func mustLocation(name string) *time.Location {
 // same declaration that the plan shows consumers.
 var monthlyDeliveries = billing.QuotaPolicy("monthly-deliveries", "deliveries", billingZone, plans)
 
-// newBiller opens the billing journal under DATA_DIR and the Biller over usage.
+// newBiller opens the billing journal under DATA_DIR and the Biller over usage. With
+// WEBHOOK_URL and WEBHOOK_SECRET (whsec_...) set, billing events (invoice.finalized,
+// subscription.changed) go to that endpoint as signed Standard Webhooks through a durable
+// outbox under DATA_DIR/webhooks. A background loop finalises due invoices every minute and
+// delivers the webhooks; close stops it and closes the journals.
 func newBiller(ctx context.Context, getenv func(string) string, usage metering.UsageReader, logger *slog.Logger) (*billing.Biller, func(), error) {
 	store, err := billing.OpenFileStore(filepath.Join(dataDir(getenv), "billing.jsonl"))
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := billing.New(ctx, billing.Config{
-		Usage: usage, Store: store, Plans: plans, DefaultPlan: "free", Location: billingZone, Logger: logger,
-	})
+	closers := []func(){func() { _ = store.Close() }}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	cfg := billing.Config{Usage: usage, Store: store, Plans: plans, DefaultPlan: "free", Location: billingZone, Logger: logger}
+	var outbox *webhooks.Outbox
+	if url := getenv("WEBHOOK_URL"); url != "" {
+		secret, err := webhooks.ParseSecret(getenv("WEBHOOK_SECRET"))
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("WEBHOOK_SECRET: %w", err)
+		}
+		outbox, err = webhooks.OpenOutbox(webhooks.OutboxConfig{
+			Dir: filepath.Join(dataDir(getenv), "webhooks"), Endpoints: []webhooks.Endpoint{{URL: url, Secret: secret}}, Logger: logger,
+		})
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		closers = append(closers, func() { _ = outbox.Close() })
+		cfg.Notifier = outbox
+	}
+	b, err := billing.New(ctx, cfg)
 	if err != nil {
-		_ = store.Close()
+		closeAll()
 		return nil, nil, fmt.Errorf("billing: %w", err)
 	}
-	return b, func() { _ = store.Close() }, nil
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			if _, err := b.FinalizeDue(loopCtx); err != nil && loopCtx.Err() == nil {
+				logger.Error("billing: finalising invoices", "error", err)
+			}
+			select {
+			case <-loopCtx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	if outbox != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = outbox.Run(loopCtx) }()
+	}
+	closers = append(closers, func() { stop(); wg.Wait() })
+	return b, closeAll, nil
 }
 
 type dailyUsageOutput struct {

@@ -2,13 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tollgate-dev/tollgate/billing"
+	"github.com/tollgate-dev/tollgate/billing/webhooks"
 )
 
 // TestBillingEndToEnd: a consumer on the default free plan is refused the paid operation
@@ -117,4 +121,35 @@ func TestBillingEndToEnd(t *testing.T) {
 		assert.Contains(t, doc.Paths, p)
 	}
 	assert.Contains(t, doc.Paths["/v1/me/usage/daily"]["get"].Responses, "402")
+}
+
+// TestBillingWebhooksAreJournalled: with WEBHOOK_URL set, a plan change is an event on disk
+// before the API answers. The receiver here is on loopback, which the outbox's SSRF guard
+// refuses to reach, so the event stays owed in the journal, as it would while a real
+// endpoint is down.
+func TestBillingWebhooksAreJournalled(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secret, err := webhooks.NewSecret()
+	require.NoError(t, err)
+	s := newStackEnv(t, map[string]string{"DATA_DIR": dir, "WEBHOOK_URL": "http://127.0.0.1:9/hooks", "WEBHOOK_SECRET": secret.Reveal()})
+	defer s.stop()
+	rec := s.do(http.MethodPut, "/v1/me/subscription", s.key, "198.51.100.30", map[string]any{"plan": "growth"})
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	journal, err := os.ReadFile(filepath.Join(dir, "webhooks", "outbox.jsonl"))
+	require.NoError(t, err)
+	assert.Contains(t, string(journal), `"type":"subscription.changed"`)
+	assert.NotContains(t, string(journal), secret.Reveal()[6:], "the secret is never written")
+
+	_, err = newBillerForTest(t, map[string]string{"DATA_DIR": t.TempDir(), "WEBHOOK_URL": "https://x", "WEBHOOK_SECRET": "nope"})
+	assert.ErrorContains(t, err, "WEBHOOK_SECRET")
+}
+
+func newBillerForTest(t *testing.T, env map[string]string) (*billing.Biller, error) {
+	t.Helper()
+	b, closeFn, err := newBiller(t.Context(), func(k string) string { return env[k] }, nil, slog.Default())
+	if closeFn != nil {
+		t.Cleanup(closeFn)
+	}
+	return b, err
 }

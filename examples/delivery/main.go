@@ -16,6 +16,7 @@
 //	events go to PostgreSQL (see metering.go)
 //	REDIS_URL             share rate limits between replicas through Redis (see limits.go)
 //	DATA_DIR also holds billing.jsonl: plans, subscriptions, finalised invoices (billing.go)
+//	WEBHOOK_URL, WEBHOOK_SECRET  send signed billing webhooks to this endpoint (billing.go)
 //
 // It serves the API under /v1, its OpenAPI description at /openapi.json, documentation at
 // /docs, probes at /livez and /readyz and Prometheus metrics at /metrics, logs JSON lines
