@@ -75,5 +75,12 @@
 //
 // A [Store] keeps plans, subscriptions and finalised invoices. [MemoryStore] keeps them in
 // process; [FileStore] adds a journal synced on every change (one process per journal);
-// billing/billingtest.RunStore checks any implementation against the contract.
+// billing/pgstore keeps them in PostgreSQL for many replicas. billing/billingtest.RunStore
+// checks any implementation against the contract; both stores here and pgstore (against a
+// real server) run it.
+//
+// # Webhooks
+//
+// billing/webhooks delivers the [Notifier]'s events as signed Standard Webhooks through a
+// durable outbox, and verifies inbound Standard Webhooks and Stripe-Signature headers.
 package billing

@@ -6,6 +6,8 @@ replace github.com/tollgate-dev/tollgate => ../
 
 replace github.com/tollgate-dev/tollgate/auth/pgkeystore => ../auth/pgkeystore
 
+replace github.com/tollgate-dev/tollgate/billing/pgstore => ../billing/pgstore
+
 replace github.com/tollgate-dev/tollgate/metering/pgsink => ../metering/pgsink
 
 replace github.com/tollgate-dev/tollgate/ratelimit/redisstore => ../ratelimit/redisstore
@@ -18,6 +20,7 @@ require (
 	github.com/stretchr/testify v1.12.1
 	github.com/tollgate-dev/tollgate v0.0.0
 	github.com/tollgate-dev/tollgate/auth/pgkeystore v0.0.0
+	github.com/tollgate-dev/tollgate/billing/pgstore v0.0.0
 	github.com/tollgate-dev/tollgate/metering/pgsink v0.0.0
 	github.com/tollgate-dev/tollgate/ratelimit/redisstore v0.0.0
 )

@@ -201,8 +201,8 @@ func TestOpenAPIDescribesThePolicy(t *testing.T) {
 	assert.Contains(t, doc.Paths, "/v1/me/usage")
 }
 
-// TestComposedAPIOnPostgres: with DATABASE_URL, keys and usage share one pool and both live
-// in PostgreSQL; a restart that keeps only the database still knows the key and the usage.
+// TestComposedAPIOnPostgres: with DATABASE_URL, keys, usage and billing share one pool and
+// live in PostgreSQL; a restart that keeps only the database still knows them all.
 func TestComposedAPIOnPostgres(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
@@ -213,6 +213,8 @@ func TestComposedAPIOnPostgres(t *testing.T) {
 	s := newStackEnv(t, env)
 	rec := s.do(http.MethodPost, "/v1/deliveries", s.key, "198.51.100.1", newDelivery)
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	rec = s.do(http.MethodPut, "/v1/me/subscription", s.key, "198.51.100.1", map[string]any{"plan": "starter"})
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	s.stop()
 
 	env["DATA_DIR"] = t.TempDir() // nothing local survives: only the database
@@ -230,4 +232,7 @@ func TestComposedAPIOnPostgres(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &usage))
 	assert.EqualValues(t, 1, usage.Day.Usage["deliveries"])
+	rec = s.do(http.MethodGet, "/v1/me/subscription", s.key, "198.51.100.1", nil)
+	require.Equal(t, http.StatusOK, rec.Code, "the subscription lives in PostgreSQL: %s", rec.Body.String())
+	assert.Contains(t, rec.Body.String(), `"plan":"starter"`)
 }

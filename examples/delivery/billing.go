@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tollgate-dev/tollgate/auth"
 	"github.com/tollgate-dev/tollgate/billing"
+	"github.com/tollgate-dev/tollgate/billing/pgstore"
 	"github.com/tollgate-dev/tollgate/billing/webhooks"
 	"github.com/tollgate-dev/tollgate/metering"
 	"github.com/tollgate-dev/tollgate/ratelimit"
@@ -21,8 +23,9 @@ import (
 // Billing in the example: three plans priced in pounds sterling on the meters the API
 // records (deliveries created, texts sent), calendar-month periods in London time, and the
 // consumer's own plan and invoices under /v1/me. Consumers without a subscription are on
-// the free plan. Plans, subscriptions and finalised invoices are kept in
-// $DATA_DIR/billing.jsonl; drafts are rated from usage whenever they are read.
+// the free plan. Plans, subscriptions and finalised invoices are kept in PostgreSQL with
+// DATABASE_URL, otherwise in $DATA_DIR/billing.jsonl; drafts are rated from usage whenever
+// they are read.
 
 // featureDailyUsage gates GET /v1/me/usage/daily: paid plans only.
 const featureDailyUsage = "usage-analytics"
@@ -75,21 +78,36 @@ func mustLocation(name string) *time.Location {
 // same declaration that the plan shows consumers.
 var monthlyDeliveries = billing.QuotaPolicy("monthly-deliveries", "deliveries", billingZone, plans)
 
-// newBiller opens the billing journal under DATA_DIR and the Biller over usage. With
+// newBiller opens the billing store (PostgreSQL on db, or a journal under DATA_DIR when db
+// is nil) and the Biller over usage. With
 // WEBHOOK_URL and WEBHOOK_SECRET (whsec_...) set, billing events (invoice.finalized,
 // subscription.changed) go to that endpoint as signed Standard Webhooks through a durable
 // outbox under DATA_DIR/webhooks. A background loop finalises due invoices every minute and
 // delivers the webhooks; close stops it and closes the journals.
-func newBiller(ctx context.Context, getenv func(string) string, usage metering.UsageReader, logger *slog.Logger) (*billing.Biller, func(), error) {
-	store, err := billing.OpenFileStore(filepath.Join(dataDir(getenv), "billing.jsonl"))
-	if err != nil {
-		return nil, nil, err
-	}
-	closers := []func(){func() { _ = store.Close() }}
+func newBiller(ctx context.Context, getenv func(string) string, db *pgxpool.Pool, usage metering.UsageReader, logger *slog.Logger) (*billing.Biller, func(), error) {
+	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
+	}
+	var store billing.Store
+	if db != nil {
+		pg, err := pgstore.New(pgstore.Config{Pool: db})
+		if err == nil {
+			err = pg.Migrate(ctx)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("billing: %w", err)
+		}
+		store = pg
+	} else {
+		fs, err := billing.OpenFileStore(filepath.Join(dataDir(getenv), "billing.jsonl"))
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, func() { _ = fs.Close() })
+		store = fs
 	}
 	cfg := billing.Config{Usage: usage, Store: store, Plans: plans, DefaultPlan: "free", Location: billingZone, Logger: logger}
 	var outbox *webhooks.Outbox

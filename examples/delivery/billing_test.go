@@ -147,7 +147,7 @@ func TestBillingWebhooksAreJournalled(t *testing.T) {
 
 func newBillerForTest(t *testing.T, env map[string]string) (*billing.Biller, error) {
 	t.Helper()
-	b, closeFn, err := newBiller(t.Context(), func(k string) string { return env[k] }, nil, slog.Default())
+	b, closeFn, err := newBiller(t.Context(), func(k string) string { return env[k] }, nil, nil, slog.Default())
 	if closeFn != nil {
 		t.Cleanup(closeFn)
 	}

@@ -119,7 +119,7 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 		}
 	}()
 
-	// One connection pool serves every PostgreSQL user (keys and usage); nil in local mode.
+	// One connection pool serves every PostgreSQL user (keys, usage, billing); nil in local mode.
 	db, err := openDatabase(ctx, getenv)
 	if err != nil {
 		return nil, err
@@ -151,7 +151,7 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 		return nil, err
 	}
 	obs.OnShutdown(closeMeter) // drains every usage event after the last request
-	biller, closeBiller, err := newBiller(ctx, getenv, usage, obs.Logger())
+	biller, closeBiller, err := newBiller(ctx, getenv, db, usage, obs.Logger())
 	if err != nil {
 		return nil, err
 	}
