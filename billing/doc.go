@@ -79,6 +79,13 @@
 // checks any implementation against the contract; both stores here and pgstore (against a
 // real server) run it.
 //
+// # Payment providers
+//
+// A [Provider] keeps a customer per consumer and collects finalised invoices;
+// [ManualProvider], the default, leaves collection to you. billing/stripeprovider does it
+// with Stripe (tested against stripe-mock): each Tollgate invoice becomes a finalised Stripe
+// invoice with the same lines and amounts, every write keyed for idempotency.
+//
 // # Webhooks
 //
 // billing/webhooks delivers the [Notifier]'s events as signed Standard Webhooks through a
