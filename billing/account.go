@@ -85,6 +85,9 @@ type Subscription struct {
 	Since time.Time `json:"since"`
 	// Ended is when a canceled subscription stopped; zero while it runs.
 	Ended time.Time `json:"ended,omitzero"`
+	// LimitsReached lists the meters whose plan limit the current period's usage has
+	// reached, each announced once as entitlement.exceeded.
+	LimitsReached []string `json:"limits_reached,omitempty" doc:"Meters whose plan limit this period's usage has reached"`
 	// InvoicedThrough is the end of the last period whose invoice is finalised.
 	InvoicedThrough time.Time `json:"invoiced_through,omitzero"`
 	// Phases are the earlier plans of the periods not yet invoiced, oldest first.

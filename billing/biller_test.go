@@ -314,3 +314,36 @@ func TestAnniversaryPeriods(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(3000), lineAmounts(inv)["starter/fee"], "a whole period's fee, not prorated")
 }
+
+// Reaching a plan's limit is announced once per period as entitlement.exceeded.
+func TestLimitReachedIsAnnouncedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newBiller(t, at(2, 0, 0), nil)
+	_, err := f.b.ChangePlan(ctx, "acme", billing.PlanChange{Plan: "free"})
+	require.NoError(t, err)
+	f.use(t, "acme", "deliveries", 60, at(3, 0, 0))
+	_, err = f.b.FinalizeDue(ctx)
+	require.NoError(t, err)
+	assert.NotContains(t, f.note.types(), billing.EventEntitlementExceeded, "60 of 100")
+	f.use(t, "acme", "deliveries", 40, at(4, 0, 0))
+	for range 3 {
+		_, err = f.b.FinalizeDue(ctx)
+		require.NoError(t, err)
+	}
+	count := 0
+	for _, ty := range f.note.types() {
+		if ty == billing.EventEntitlementExceeded {
+			count++
+		}
+	}
+	assert.Equal(t, 1, count, "once, however often it is checked")
+	sub, err := f.b.Subscription(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"deliveries"}, sub.LimitsReached)
+
+	f.clock.Advance(30 * 24 * time.Hour) // April: a fresh period
+	sub, err = f.b.Subscription(ctx, "acme")
+	require.NoError(t, err)
+	assert.Empty(t, sub.LimitsReached)
+}

@@ -22,6 +22,7 @@ func clonePlan(p Plan) Plan {
 
 func cloneSub(s Subscription) Subscription {
 	s.Phases = slices.Clone(s.Phases)
+	s.LimitsReached = slices.Clone(s.LimitsReached)
 	return s
 }
 

@@ -53,7 +53,9 @@
 // period has ended and [Config.Grace] (one hour by default) has passed, the first read of the
 // consumer's invoices, or [Biller.FinalizeDue] on a timer, finalises it: stored once, never
 // changed again but for its status, handed to the [Provider] and announced as
-// invoice.finalized to the [Notifier]. Usage recorded after that is not billed.
+// invoice.finalized to the [Notifier]. Usage recorded after that is not billed. The same
+// pass announces entitlement.exceeded once per period when usage reaches a limit of the
+// plan, and every subscription change is announced as subscription.changed.
 //
 // Rating reads hourly totals, so its cost does not grow with traffic: BenchmarkRateMonth
 // rates a consumer-month of 1,000,000 events in about 1.1 ms from an in-process

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/metering"
@@ -153,7 +154,46 @@ func (b *Biller) finalizeDue(ctx context.Context, consumer string) (int, error) 
 			return n, err
 		}
 	}
-	return n, nil
+	return n, b.checkLimits(ctx, s, now)
+}
+
+// checkLimits announces, once per period and meter, that the current period's usage has
+// reached a limit of the consumer's plan (entitlement.exceeded), and records it in the
+// subscription. Enforcement is ratelimit's (see QuotaPolicy); this tells the provider.
+func (b *Biller) checkLimits(ctx context.Context, s Subscription, now time.Time) error {
+	if !s.Ended.IsZero() {
+		return nil
+	}
+	p := b.plan(s.Plan, s.PlanVersion)
+	if p == nil || len(p.Limits) == 0 {
+		return nil
+	}
+	var rows []metering.UsageRow
+	var err error
+	reached := false
+	for meter, limit := range p.Limits {
+		if slices.Contains(s.LimitsReached, meter) {
+			continue
+		}
+		if rows == nil {
+			rows, err = b.usage.Usage(ctx, metering.UsageQuery{Consumer: s.Consumer, Window: metering.Hour, From: s.PeriodStart.Truncate(time.Hour)})
+			if err != nil {
+				return fmt.Errorf("billing: usage of %s: %w", s.Consumer, err)
+			}
+		}
+		if used := metering.Total(rows)[meter]; used >= limit {
+			s.LimitsReached = append(s.LimitsReached, meter)
+			reached = true
+			b.notify(ctx, EventEntitlementExceeded, s.Consumer, now.Truncate(time.Second), map[string]any{
+				"meter": meter, "limit": limit, "used": used, "plan": s.Plan, "period_start": s.PeriodStart,
+			})
+		}
+	}
+	if !reached {
+		return nil
+	}
+	slices.Sort(s.LimitsReached)
+	return b.store.PutSubscription(ctx, s)
 }
 
 // collect hands a newly finalised invoice to the provider and announces it. A provider

@@ -39,6 +39,7 @@ func (b *Biller) advance(s Subscription, now time.Time) Subscription {
 			s.PendingPlan = ""
 		}
 		s.PeriodStart, s.PeriodEnd = periodAt(s.Started, boundary, b.loc, b.anniversary)
+		s.LimitsReached = nil // a new period starts with its limits fresh
 	}
 	if s.Status == StatusTrialing && !now.Before(s.TrialEnd) {
 		s.Status = StatusActive
