@@ -29,8 +29,8 @@
 //   - the body does not match the schema declared for that status and content type, or the
 //     content type is not declared;
 //   - a documented header does not match its schema, or a header of the contract
-//     ([DefaultHeaders]: RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate) is sent
-//     without being documented for that status;
+//     ([DefaultHeaders]: RateLimit, RateLimit-Policy, Retry-After, WWW-Authenticate and the
+//     legacy X-RateLimit fields) is sent without being documented for that status;
 //   - an error (status 400 and above) with a body is not application/problem+json;
 //   - the request did not conform to the document (parameters, body, security) and yet the
 //     server accepted it with a 2xx.

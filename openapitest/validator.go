@@ -28,7 +28,10 @@ import (
 // DefaultHeaders are the response headers of the contract: sent without being documented for
 // the response's status, they are a drift. Other headers (Content-Type, Link, tracing and
 // request ids) are not part of an operation's contract.
-var DefaultHeaders = []string{"RateLimit", "RateLimit-Policy", "Retry-After", "WWW-Authenticate"}
+var DefaultHeaders = []string{
+	"RateLimit", "RateLimit-Policy", "Retry-After", "WWW-Authenticate",
+	"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+}
 
 // Options tunes a [Validator]. The zero value checks everything the package documents.
 type Options struct {
@@ -140,6 +143,7 @@ func (v *Validator) Unmatched() int { return int(v.unmatched.Load()) }
 // ServeHTTP serves the wrapped handler, passing the response through as it is written, and
 // then checks the exchange, failing the test with t.Errorf for each drift.
 func (v *Validator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	v.t.Helper()
 	var reqBody bytes.Buffer
 	if r.Body != nil && r.Body != http.NoBody {
 		body := r.Body
