@@ -36,7 +36,7 @@ func startAuth(t *testing.T, env map[string]string) (http.Handler, *auth.Authent
 	api.UseMiddleware(authn.Huma(api))
 	svc := &deliveries.Service{Store: deliveries.NewStore(nil), Owner: ownerOf}
 	deliveries.Register(huma.NewGroup(api, "/v1"), svc, authPolicy())
-	return mux, authn, m[1]
+	return checked(t, mux), authn, m[1]
 }
 
 func do(t *testing.T, h http.Handler, method, path, key string, body any) *httptest.ResponseRecorder {
