@@ -17,7 +17,8 @@
 //
 //	h := openapitest.Handler(t, mux, doc)
 //
-// [Wrap] turns a huma API into a humatest.TestAPI whose every call is checked.
+// [Wrap] turns a huma API into a humatest.TestAPI whose every call is checked, and
+// [Transport] checks what a client receives from a service over a real connection.
 //
 // # What is checked
 //
