@@ -76,12 +76,11 @@ func (s gatedSink) Write(ctx context.Context, _ []metering.Event) error {
 }
 
 type fixture struct {
-	api                     humatest.TestAPI
-	meter                   *metering.Meter
-	reader, writer, unused  string
-	keysDown, limitsDown    *atomic.Bool
-	gate                    chan struct{}
-	quotaStatus, quotaLimit int
+	api                    humatest.TestAPI
+	meter                  *metering.Meter
+	reader, writer, unused string
+	keysDown, limitsDown   *atomic.Bool
+	gate                   chan struct{}
 }
 
 type fixtureConfig struct {
