@@ -22,8 +22,9 @@
 //
 // # What is checked
 //
-// For every request that matches an operation of the document, [Validator.Check] reports a
-// [Drift] when
+// The document itself must be a valid OpenAPI document (checked against the specification's
+// JSON Schema when it is first read). For every request that matches an operation of the
+// document, [Validator.Check] reports a [Drift] when
 //
 //   - the status is not documented for the operation (neither the code, its range nor
 //     "default");

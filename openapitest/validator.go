@@ -3,6 +3,7 @@ package openapitest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -130,8 +131,25 @@ func (v *Validator) load() error {
 			return
 		}
 		v.model = &model.Model
-		v.v = validator.NewValidatorFromV3Model(v.model)
+		val, errs := validator.NewValidator(doc)
+		if len(errs) > 0 {
+			v.err = fmt.Errorf("building the validator: %w", errors.Join(errs...))
+			return
+		}
+		v.v = val
 		v.pathOpts = config.NewValidationOptions()
+		// The document itself must be valid OpenAPI: a client generator reads it before any
+		// response.
+		if ok, errs := v.v.ValidateDocument(); !ok {
+			for _, e := range errs {
+				for _, f := range e.SchemaValidationErrors {
+					v.t.Errorf("openapitest: the OpenAPI document is invalid: %s: %s", f.FieldPath, f.Reason)
+				}
+				if len(e.SchemaValidationErrors) == 0 {
+					v.t.Errorf("openapitest: the OpenAPI document is invalid: %s", message(e.Message, e.Reason))
+				}
+			}
+		}
 	})
 	return v.err
 }

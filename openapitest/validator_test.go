@@ -124,3 +124,19 @@ func TestHandler(t *testing.T) {
 		})
 	}
 }
+
+func TestInvalidDocumentFails(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"not OpenAPI":                  `{"hello":"world"}`,
+		"response without description": `{"openapi":"3.1.0","info":{"title":"T","version":"1"},"paths":{"/x":{"get":{"responses":{"200":{}}}}}}`,
+	}
+	for name, doc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recorder{TB: t}
+			openapitest.Handler(rec, respond(200, "", ""), []byte(doc))
+			assert.NotEmpty(t, rec.failures())
+		})
+	}
+}
