@@ -130,8 +130,14 @@ func (a *Authenticator) Huma(api huma.API) func(huma.Context, func(huma.Context)
 	if a.keys != nil {
 		oapi.Components.SecuritySchemes[SchemeAPIKey] = &huma.SecurityScheme{Type: "apiKey", In: "header", Name: a.keyHeader}
 	}
-	if a.tokens != nil {
-		oapi.Components.SecuritySchemes[SchemeBearer] = &huma.SecurityScheme{Type: "http", Scheme: "bearer", BearerFormat: "JWT"}
+	// API keys are also accepted as bearer tokens: without the bearer scheme, a client that
+	// sends its key that way would be doing what the document does not allow.
+	if a.tokens != nil || a.keys != nil {
+		s := &huma.SecurityScheme{Type: "http", Scheme: "bearer"}
+		if a.tokens != nil {
+			s.BearerFormat = "JWT"
+		}
+		oapi.Components.SecuritySchemes[SchemeBearer] = s
 	}
 	a.describeSchemes(oapi, nil)
 	for _, item := range oapi.Paths {
@@ -273,7 +279,7 @@ func (a *Authenticator) describeSchemes(oapi *huma.OpenAPI, op *huma.Operation) 
 	}
 	for name, desc := range map[string]string{
 		SchemeAPIKey: "API key (" + a.keyFormat() + "), also accepted as a bearer token.",
-		SchemeBearer: "OAuth 2.0 access token (JWT) from a trusted issuer; its scope claim grants the scopes.",
+		SchemeBearer: a.bearerDescription(),
 	} {
 		s := oapi.Components.SecuritySchemes[name]
 		if s == nil {
@@ -289,6 +295,16 @@ func (a *Authenticator) describeSchemes(oapi *huma.OpenAPI, op *huma.Operation) 
 		}
 		s.Extensions["x-tollgate-scopes"] = slices.Clone(scopes)
 	}
+}
+
+func (a *Authenticator) bearerDescription() string {
+	switch {
+	case a.tokens != nil && a.keys != nil:
+		return "OAuth 2.0 access token (JWT) from a trusted issuer, whose scope claim grants the scopes, or an API key (" + a.keyFormat() + ")."
+	case a.tokens != nil:
+		return "OAuth 2.0 access token (JWT) from a trusted issuer; its scope claim grants the scopes."
+	}
+	return "An API key (" + a.keyFormat() + ") sent as a bearer token."
 }
 
 func (a *Authenticator) keyFormat() string {

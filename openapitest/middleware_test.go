@@ -177,6 +177,9 @@ func TestMiddlewareConformsToItsOpenAPI(t *testing.T) {
 		{"200 with legacy headers", fixtureConfig{legacy: true}, func(t *testing.T, f *fixture) int {
 			return f.api.Get("/v1/things", key(f.reader)).Code
 		}, 200},
+		{"200 API key as a bearer token", fixtureConfig{}, func(t *testing.T, f *fixture) int {
+			return f.api.Get("/v1/things", "Authorization: Bearer "+f.reader).Code
+		}, 200},
 		{"201 metered", fixtureConfig{}, func(t *testing.T, f *fixture) int {
 			return f.api.Post("/v1/things", key(f.writer), thingBody).Code
 		}, 201},

@@ -37,6 +37,13 @@ func TestEveryStatusIsDocumented(t *testing.T) {
 		do   func(t *testing.T, s *stack) int
 		want int
 	}{
+		{"200 the key as a bearer token", nil, func(t *testing.T, s *stack) int {
+			r := httptest.NewRequest(http.MethodGet, "/v1/deliveries", nil)
+			r.Header.Set("Authorization", "Bearer "+s.key)
+			w := httptest.NewRecorder()
+			s.h.ServeHTTP(w, r)
+			return w.Code
+		}, http.StatusOK},
 		{"400 two credentials", nil, func(t *testing.T, s *stack) int {
 			r := httptest.NewRequest(http.MethodGet, "/v1/deliveries", nil)
 			r.Header.Set("X-API-Key", s.key)
