@@ -3,6 +3,7 @@ package openapitest_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -68,6 +69,68 @@ func ExampleWrap() {
 	})
 	checked := openapitest.Wrap(t, api)
 	fmt.Println(checked.Get("/greet").Code)
+	// Output:
+	// 200
+}
+
+// Handler checks any http.Handler against a document in hand. The drift names the JSON
+// pointer of the mismatch.
+func ExampleHandler() {
+	var t testing.TB = printer{}
+	doc := []byte(`
+openapi: 3.1.0
+info: {title: Greetings, version: "1.0"}
+paths:
+  /greet:
+    get:
+      responses:
+        "200":
+          description: A greeting.
+          content:
+            application/json:
+              schema:
+                type: object
+                additionalProperties: false
+                properties:
+                  message: {type: string}
+`)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /greet", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"message":"Hello","mood":"sunny"}`)
+	})
+	h := openapitest.Handler(t, mux, doc)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/greet", nil))
+	// Output:
+	// openapitest: GET /greet 200: /: 200 response body for '/greet' failed to validate schema: additional properties 'mood' not allowed
+}
+
+// Transport checks what a client receives from a service it reaches over a connection,
+// here a huma API served on loopback.
+func ExampleTransport() {
+	var t testing.TB = printer{}
+	router, api := humatest.New(t, huma.DefaultConfig("Greetings", "1.0.0"))
+	huma.Get(api, "/greet", func(context.Context, *struct{}) (*greeting, error) {
+		out := &greeting{}
+		out.Body.Message = "Hello"
+		return out, nil
+	})
+	srv := httptest.NewServer(router)
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/openapi.json")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	doc, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	client := &http.Client{Transport: openapitest.Transport(t, nil, doc)}
+	resp, err = client.Get(srv.URL + "/greet")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	_ = resp.Body.Close()
+	fmt.Println(resp.StatusCode)
 	// Output:
 	// 200
 }
