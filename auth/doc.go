@@ -33,10 +33,13 @@
 //	huma.Post(v1, "/orders", createOrder, auth.Require("orders:write")) // needs both scopes
 //
 // [Authenticator.Huma] adds the "apiKey" and "bearer" security schemes to the OpenAPI
-// components, narrows each operation's security to the schemes in use, documents its 401,
-// 403 and 429 responses, and panics (as huma does for other registration mistakes) when an
-// operation declares neither [Require] nor [Public], naming the operation. huma's own
+// components ("bearer" also when only API keys are configured, since they are accepted as
+// bearer tokens), narrows each operation's security to the schemes in use, documents its
+// 400, 401, 403, 429 and 503 responses, and panics (as huma does for other registration
+// mistakes) when an operation declares neither [Require] nor [Public], naming the operation. huma's own
 // routes (the OpenAPI document, docs, schemas) are not operations and stay reachable.
+// Only OAuth 2.0 and OpenID Connect schemes can declare scopes, so each scheme's description
+// (and its x-tollgate-scopes extension) lists the scopes the operations require.
 // Handlers read the caller with [FromContext].
 //
 // # net/http

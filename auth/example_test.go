@@ -120,7 +120,7 @@ func ExampleAuthenticator_Huma() {
 	// Output:
 	// 401 application/problem+json
 	// 200 application/json
-	// [map[apiKey:[orders:read]]]
+	// [map[apiKey:[orders:read]] map[bearer:[orders:read]]]
 }
 
 // Every issuer names the audience its tokens must carry. An identity provider signs tokens

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tollgate-dev/tollgate/internal/problem"
 )
 
 // Names of the security schemes in the OpenAPI components.
@@ -127,17 +128,18 @@ func (a *Authenticator) Huma(api huma.API) func(huma.Context, func(huma.Context)
 		oapi.Components.SecuritySchemes = map[string]*huma.SecurityScheme{}
 	}
 	if a.keys != nil {
-		oapi.Components.SecuritySchemes[SchemeAPIKey] = &huma.SecurityScheme{
-			Type: "apiKey", In: "header", Name: a.keyHeader,
-			Description: "API key (" + a.keys.prefix + "_" + a.keys.env + "_…), also accepted as a bearer token.",
-		}
+		oapi.Components.SecuritySchemes[SchemeAPIKey] = &huma.SecurityScheme{Type: "apiKey", In: "header", Name: a.keyHeader}
 	}
-	if a.tokens != nil {
-		oapi.Components.SecuritySchemes[SchemeBearer] = &huma.SecurityScheme{
-			Type: "http", Scheme: "bearer", BearerFormat: "JWT",
-			Description: "OAuth 2.0 access token (JWT) from a trusted issuer.",
+	// API keys are also accepted as bearer tokens: without the bearer scheme, a client that
+	// sends its key that way would be doing what the document does not allow.
+	if a.tokens != nil || a.keys != nil {
+		s := &huma.SecurityScheme{Type: "http", Scheme: "bearer"}
+		if a.tokens != nil {
+			s.BearerFormat = "JWT"
 		}
+		oapi.Components.SecuritySchemes[SchemeBearer] = s
 	}
+	a.describeSchemes(oapi, nil)
 	for _, item := range oapi.Paths {
 		for _, op := range operations(item) {
 			a.prepare(oapi, op)
@@ -213,51 +215,103 @@ func (a *Authenticator) prepare(oapi *huma.OpenAPI, op *huma.Operation) {
 	if len(sec) > 0 {
 		op.Security = sec
 	}
-	a.document(oapi, op, http.StatusUnauthorized, "Missing, invalid or expired credentials.")
+	a.describeSchemes(oapi, op)
+	a.document(oapi, op, http.StatusBadRequest, "Malformed credentials: an Authorization header that is not a bearer token, or more than one credential.", headerChallenge)
+	a.document(oapi, op, http.StatusUnauthorized, "Missing, invalid or expired credentials.", headerChallenge)
 	if len(d.req.Scopes) > 0 {
-		a.document(oapi, op, http.StatusForbidden, "The credential lacks a required scope.")
+		a.document(oapi, op, http.StatusForbidden, "The credential lacks a required scope.", headerChallenge)
 	}
 	if a.throttle != nil {
-		a.document(oapi, op, http.StatusTooManyRequests, "Too many failed authentication attempts from this client.")
+		a.document(oapi, op, http.StatusTooManyRequests, "Too many failed authentication attempts from this client.", headerRetryAfter)
+	}
+	a.document(oapi, op, http.StatusServiceUnavailable, "Credentials could not be checked (key store or issuer unreachable); the credential may be good, retry later.", "")
+}
+
+const (
+	headerChallenge  = "WWW-Authenticate"
+	headerRetryAfter = "Retry-After"
+)
+
+// document adds an error response in the service's error model, as huma does for
+// Operation.Errors, or adds header to the response op already documents for status.
+func (a *Authenticator) document(oapi *huma.OpenAPI, op *huma.Operation, status int, desc, header string) {
+	_, existed := op.Responses[strconv.Itoa(status)]
+	resp := problem.ErrorResponse(oapi, op, status, desc)
+	if existed && resp.Description == http.StatusText(status) {
+		resp.Description = desc
+	}
+	switch header {
+	case headerChallenge:
+		problem.Header(resp, header, "string", "The authentication scheme(s) to use (RFC 9110 §11.6.1, RFC 6750 §3).")
+	case headerRetryAfter:
+		problem.Header(resp, header, "integer", "Seconds to wait before trying again.")
 	}
 }
 
-// document adds an error response in the service's error model, as huma does for
-// Operation.Errors.
-func (a *Authenticator) document(oapi *huma.OpenAPI, op *huma.Operation, status int, desc string) {
-	code := strconv.Itoa(status)
-	if op.Responses == nil {
-		op.Responses = map[string]*huma.Response{}
+// describeSchemes lists, in each security scheme's description, the scopes that the
+// operations of oapi (and op, being added) require. Only OAuth 2.0 and OpenID Connect schemes
+// can declare scopes; OpenAPI 3.1 lets other schemes require them as role names, and this is
+// where generators and readers find which exist. The list is also the scheme's
+// "x-tollgate-scopes" extension, for tools.
+func (a *Authenticator) describeSchemes(oapi *huma.OpenAPI, op *huma.Operation) {
+	var scopes []string
+	add := func(op *huma.Operation) {
+		if r, ok := RequirementOf(op); ok && !r.Public {
+			for _, s := range r.Scopes {
+				if !slices.Contains(scopes, s) {
+					scopes = append(scopes, s)
+				}
+			}
+		}
 	}
-	if _, ok := op.Responses[code]; ok {
-		return
+	for _, item := range oapi.Paths {
+		for _, o := range operations(item) {
+			add(o)
+		}
 	}
-	example := huma.NewError(0, "")
-	ct := "application/json"
-	if f, ok := example.(huma.ContentTypeFilter); ok {
-		ct = f.ContentType(ct)
+	if op != nil {
+		add(op)
 	}
-	t := reflect.TypeOf(example)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+	slices.Sort(scopes)
+	list := ""
+	if len(scopes) > 0 {
+		list = " Scopes granted to a credential, and required by the operations listed with them: " + strings.Join(scopes, ", ") + "."
 	}
-	resp := &huma.Response{
-		Description: desc,
-		Content:     map[string]*huma.MediaType{ct: {Schema: oapi.Components.Schemas.Schema(t, true, "Error")}},
+	for name, desc := range map[string]string{
+		SchemeAPIKey: "API key (" + a.keyFormat() + "), also accepted as a bearer token.",
+		SchemeBearer: a.bearerDescription(),
+	} {
+		s := oapi.Components.SecuritySchemes[name]
+		if s == nil {
+			continue
+		}
+		s.Description = desc + list
+		if len(scopes) == 0 {
+			delete(s.Extensions, "x-tollgate-scopes")
+			continue
+		}
+		if s.Extensions == nil {
+			s.Extensions = map[string]any{}
+		}
+		s.Extensions["x-tollgate-scopes"] = slices.Clone(scopes)
 	}
-	if status != http.StatusTooManyRequests {
-		resp.Headers = map[string]*huma.Param{"WWW-Authenticate": {
-			Description: "The authentication scheme(s) to use (RFC 9110 §11.6.1, RFC 6750 §3).",
-			Schema:      &huma.Schema{Type: "string"},
-		}}
+}
+
+func (a *Authenticator) bearerDescription() string {
+	switch {
+	case a.tokens != nil && a.keys != nil:
+		return "OAuth 2.0 access token (JWT) from a trusted issuer, whose scope claim grants the scopes, or an API key (" + a.keyFormat() + ")."
+	case a.tokens != nil:
+		return "OAuth 2.0 access token (JWT) from a trusted issuer; its scope claim grants the scopes."
 	}
-	if status == http.StatusTooManyRequests {
-		resp.Headers = map[string]*huma.Param{"Retry-After": {
-			Description: "Seconds to wait before trying again.",
-			Schema:      &huma.Schema{Type: "integer"},
-		}}
+	return "An API key (" + a.keyFormat() + ") sent as a bearer token."
+}
+
+func (a *Authenticator) keyFormat() string {
+	if a.keys == nil {
+		return ""
 	}
-	op.Responses[code] = resp
+	return a.keys.prefix + "_" + a.keys.env + "_…"
 }
 
 func operations(item *huma.PathItem) []*huma.Operation {

@@ -144,10 +144,19 @@ func TestHumaOpenAPI(t *testing.T) {
 		{"apiKey": {"deliveries:read", "deliveries:write"}},
 		{"bearer": {"deliveries:read", "deliveries:write"}},
 	}, write.Security)
-	for _, code := range []string{"401", "403", "429"} {
+	for _, code := range []string{"400", "401", "403", "429", "503"} {
 		assert.Contains(t, write.Responses, code)
 	}
-	assert.Contains(t, string(write.Responses["401"]), "WWW-Authenticate")
+	for _, code := range []string{"400", "401", "403"} {
+		assert.Contains(t, string(write.Responses[code]), "WWW-Authenticate", code)
+	}
+	assert.Contains(t, string(write.Responses["429"]), "Retry-After")
+	// Only OAuth 2.0 schemes declare scopes: the others name them in their description.
+	for _, scheme := range []string{"apiKey", "bearer"} {
+		s := doc.Components.SecuritySchemes[scheme]
+		assert.Contains(t, s["description"], "deliveries:read, deliveries:write", scheme)
+		assert.Equal(t, []any{"deliveries:read", "deliveries:write"}, s["x-tollgate-scopes"], scheme)
+	}
 	who := doc.Paths["/whoami"]["get"]
 	assert.Contains(t, who.Responses, "401")
 	assert.NotContains(t, who.Responses, "403", "no scopes, no 403")

@@ -146,7 +146,10 @@ func StatusError(err error) huma.StatusError {
 	return nil
 }
 
-// retryAfterError adds a Retry-After header to a huma error.
+// retryAfterError adds a Retry-After header to a huma error. huma writes the first
+// StatusError of an error's chain, which is this one: it must encode, and name its content
+// type, as the error it wraps does, or the client gets {"StatusError":{...}} as
+// application/json instead of the service's problem.
 type retryAfterError struct{ huma.StatusError }
 
 func (e retryAfterError) GetHeaders() http.Header {
@@ -154,6 +157,16 @@ func (e retryAfterError) GetHeaders() http.Header {
 }
 
 func (e retryAfterError) Unwrap() error { return e.StatusError }
+
+func (e retryAfterError) MarshalJSON() ([]byte, error) { return json.Marshal(e.StatusError) }
+
+// ContentType implements huma.ContentTypeFilter as the wrapped error does.
+func (e retryAfterError) ContentType(ct string) string {
+	if f, ok := e.StatusError.(huma.ContentTypeFilter); ok {
+		return f.ContentType(ct)
+	}
+	return ct
+}
 
 func withRetryAfter(e huma.StatusError) huma.StatusError { return retryAfterError{e} }
 

@@ -64,7 +64,7 @@
 //
 // When the memory queue is full, [OverflowSpill] writes the event straight to the spool and
 // [OverflowReject] refuses billable operations with 503 before they run, so work is never
-// done unmetered. Nothing is dropped silently: the tollgate.metering.events.* counters and
+// done unmetered; [Meter.Huma] documents that 503 on every billable operation. Nothing is dropped silently: the tollgate.metering.events.* counters and
 // the tollgate.metering.lag gauge (per sink) report queued, spilled, rejected, delivered and
 // dropped events through the configured OpenTelemetry MeterProvider.
 //

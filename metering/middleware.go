@@ -76,8 +76,19 @@ func Skip() func(*huma.Operation) {
 // authentication so the event carries the consumer.
 //
 // Under OverflowReject, a billable operation (one with Units) is refused with 503 and
-// Retry-After while the queue is full, before its handler runs.
+// Retry-After while the queue is full, before its handler runs. Call it before registering
+// operations: it documents that 503 on every billable operation.
 func (m *Meter) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
+	oapi := api.OpenAPI()
+	oapi.OnAddOperation = append(oapi.OnAddOperation, func(oapi *huma.OpenAPI, op *huma.Operation) {
+		// Saturated also holds without a spool directory, or while the spool fails, under
+		// any overflow policy: every billable operation can be refused.
+		if len(specOf(op).units) == 0 {
+			return
+		}
+		r := problem.ErrorResponse(oapi, op, http.StatusServiceUnavailable, "Usage metering is saturated; retry shortly.")
+		problem.Header(r, "Retry-After", "integer", "Seconds to wait before retrying.")
+	})
 	return func(ctx huma.Context, next func(huma.Context)) {
 		op := ctx.Operation()
 		spec := specOf(op)

@@ -184,3 +184,15 @@ func TestAnonymousIdempotencyKeysAreNotShared(t *testing.T) {
 	closeMeter(t, m)
 	assert.Equal(t, 2, c.count(), "without a consumer a key cannot identify a repeat")
 }
+
+// TestHumaDocumentsSaturation: a billable operation can be refused with 503 and says so;
+// an unmetered one cannot.
+func TestHumaDocumentsSaturation(t *testing.T) {
+	t.Parallel()
+	api := meteredAPI(t, newMeter(t, metering.Config{Sink: newCollector()}))
+	paths := api.OpenAPI().Paths
+	r := paths["/things"].Post.Responses["503"]
+	require.NotNil(t, r, "the billable operation documents 503")
+	assert.Contains(t, r.Headers, "Retry-After")
+	assert.NotContains(t, paths["/health"].Get.Responses, "503")
+}

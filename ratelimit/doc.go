@@ -85,9 +85,11 @@
 // # Huma
 //
 // [Limiter.Huma] is huma middleware. The operation modifiers [Limit], [Quota], [Apply] and
-// [Cost] both document an operation (the 429 and 503 responses, the RateLimit headers) and
-// configure the middleware through Operation.Metadata, so the OpenAPI document describes what
-// the server enforces. Policies added by a modifier count per caller and per operation.
+// [Cost] both document an operation (the 400, 429, 503 and [Config.QuotaStatus] responses,
+// the RateLimit headers on every response) and configure the middleware through
+// Operation.Metadata, so the OpenAPI document describes what the server enforces. Refusals
+// are documented with a RateLimitProblem schema: huma's ErrorModel plus the
+// violated-policies extension member (RFC 9457 §3.2), which ErrorModel itself forbids. Policies added by a modifier count per caller and per operation.
 // [WithCost] lets an earlier middleware charge more than one unit for a request. A request
 // that costs more than a policy admits at once (its burst, or its quota) could never pass:
 // it is answered 400 with the detail "cost N exceeds the capacity C of policy X" instead of

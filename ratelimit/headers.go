@@ -138,9 +138,9 @@ func (d Decision) SetHeaders(h http.Header, now time.Time, legacy bool) {
 	}
 	if legacy {
 		m := d.mostRestrictive()
-		h.Set("X-RateLimit-Limit", itoa(m.Rate.Quota))
-		h.Set("X-RateLimit-Remaining", itoa(max(m.Remaining, 0)))
-		h.Set("X-RateLimit-Reset", itoa(ceilSeconds(m.ResetAfter)))
+		h.Set(headerLegacyLimit, itoa(m.Rate.Quota))
+		h.Set(headerLegacyRemaining, itoa(max(m.Remaining, 0)))
+		h.Set(headerLegacyReset, itoa(ceilSeconds(m.ResetAfter)))
 	}
 }
 

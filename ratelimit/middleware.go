@@ -22,7 +22,7 @@ import (
 // operation in api's OpenAPI document.
 func (l *Limiter) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
 	oapi := api.OpenAPI()
-	oapi.OnAddOperation = append(oapi.OnAddOperation, func(_ *huma.OpenAPI, op *huma.Operation) {
+	oapi.OnAddOperation = append(oapi.OnAddOperation, func(oapi *huma.OpenAPI, op *huma.Operation) {
 		// A policy mistake is a programming error found at start-up, the way huma reports
 		// its own registration mistakes; it must never become a 500 on a caller's request.
 		o := policyOf(op)
@@ -31,6 +31,7 @@ func (l *Limiter) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
 		}
 		if len(l.policies) > 0 || len(o.policies) > 0 {
 			document(op)
+			l.document(oapi, op, o)
 		}
 	})
 	return func(ctx huma.Context, next func(huma.Context)) {

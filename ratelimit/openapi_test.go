@@ -111,3 +111,51 @@ func TestDuplicatePolicyNamesRefused(t *testing.T) {
 		require.ErrorContains(t, err, `two policies named "per-minute"`)
 	})
 }
+
+// TestHumaDocumentsWhatItSends: the refusal's body schema lists violated-policies (huma's
+// ErrorModel forbids unknown members), the quota status and the legacy headers are
+// documented, and every response of a limited operation may carry the RateLimit headers.
+func TestHumaDocumentsWhatItSends(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		cfg     ratelimit.Config
+		mod     func(*huma.Operation)
+		refusal []string // statuses documented with the RateLimitProblem schema
+		legacy  bool
+	}{
+		{"limit", ratelimit.Config{}, ratelimit.Limit(ratelimit.PerMinute(1)), []string{"429"}, false},
+		{"quota with QuotaStatus", ratelimit.Config{QuotaStatus: http.StatusPaymentRequired}, ratelimit.Quota(ratelimit.Daily(1)), []string{"429", "402"}, false},
+		{"legacy headers", ratelimit.Config{LegacyHeaders: true}, ratelimit.Limit(ratelimit.PerMinute(1)), []string{"429"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api, _ := newAPI(t, tt.cfg)
+			op := huma.Operation{OperationID: "get", Method: http.MethodGet, Path: "/x", Errors: []int{http.StatusNotFound}}
+			tt.mod(&op)
+			huma.Register(api, op, handler)
+			got := api.OpenAPI().Paths["/x"].Get
+			for _, code := range tt.refusal {
+				r := got.Responses[code]
+				require.NotNil(t, r, code)
+				assert.Equal(t, "#/components/schemas/RateLimitProblem", r.Content["application/problem+json"].Schema.Ref, code)
+				assert.Contains(t, r.Headers, "Retry-After", code)
+			}
+			assert.Equal(t, "#/components/schemas/ErrorModel", got.Responses["404"].Content["application/problem+json"].Schema.Ref,
+				"other errors keep the service's error model")
+			schema := api.OpenAPI().Components.Schemas.Map()["RateLimitProblem"]
+			require.NotNil(t, schema)
+			assert.Contains(t, schema.Properties, "violated-policies")
+			assert.Contains(t, schema.Properties, "detail")
+			assert.Contains(t, got.Responses, "400", "a cost no policy admits")
+			assert.Contains(t, got.Responses["503"].Headers, "Retry-After")
+			for code, r := range got.Responses {
+				assert.Contains(t, r.Headers, "RateLimit", code)
+				assert.Contains(t, r.Headers, "RateLimit-Policy", code)
+				_, ok := r.Headers["X-RateLimit-Remaining"]
+				assert.Equal(t, tt.legacy, ok, code)
+			}
+		})
+	}
+}

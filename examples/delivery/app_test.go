@@ -37,7 +37,7 @@ func newStackEnv(t *testing.T, env map[string]string) *stack {
 	require.NoError(t, err)
 	m := regexp.MustCompile(`(?m)^demo API key: (\S+)$`).FindStringSubmatch(out.String())
 	require.NotNil(t, m, "the demo key is printed: %s", out.String())
-	return &stack{h: a.handler, key: m[1], a: a}
+	return &stack{h: checked(t, a.handler), key: m[1], a: a}
 }
 
 // stop shuts the stack down the way SIGTERM does after the server drained.
@@ -224,7 +224,7 @@ func TestComposedAPIOnPostgres(t *testing.T) {
 	a, err := newApp(context.Background(), cfg, getenv, io.Discard)
 	require.NoError(t, err)
 	defer a.close()
-	s = &stack{h: a.handler, key: s.key, a: a}
+	s = &stack{h: checked(t, a.handler), key: s.key, a: a}
 	rec = s.do(http.MethodGet, "/v1/me/usage", s.key, "198.51.100.1", nil)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	var usage struct {

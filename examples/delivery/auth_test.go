@@ -36,7 +36,7 @@ func startAuth(t *testing.T, env map[string]string) (http.Handler, *auth.Authent
 	api.UseMiddleware(authn.Huma(api))
 	svc := &deliveries.Service{Store: deliveries.NewStore(nil), Owner: ownerOf}
 	deliveries.Register(huma.NewGroup(api, "/v1"), svc, authPolicy())
-	return mux, authn, m[1]
+	return checked(t, mux), authn, m[1]
 }
 
 func do(t *testing.T, h http.Handler, method, path, key string, body any) *httptest.ResponseRecorder {
@@ -97,8 +97,9 @@ func TestAuthLocalMode(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(resp.Body.Bytes(), &doc))
 	assert.Contains(t, doc.Components.SecuritySchemes, auth.SchemeAPIKey)
-	assert.Equal(t, []map[string][]string{{auth.SchemeAPIKey: {scopeRead}}}, doc.Paths["/v1/deliveries"]["get"].Security)
-	assert.Equal(t, []map[string][]string{{auth.SchemeAPIKey: {scopeWrite}}}, doc.Paths["/v1/deliveries"]["post"].Security)
+	// The key also works as a bearer token, so the document offers both ways.
+	assert.Equal(t, []map[string][]string{{auth.SchemeAPIKey: {scopeRead}}, {auth.SchemeBearer: {scopeRead}}}, doc.Paths["/v1/deliveries"]["get"].Security)
+	assert.Equal(t, []map[string][]string{{auth.SchemeAPIKey: {scopeWrite}}, {auth.SchemeBearer: {scopeWrite}}}, doc.Paths["/v1/deliveries"]["post"].Security)
 
 	for _, f := range []string{"keys.jsonl", "key-secret", "demo-api-key"} {
 		fi, err := os.Stat(filepath.Join(dir, f))

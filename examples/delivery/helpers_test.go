@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tollgate-dev/tollgate/openapitest"
 	"github.com/tollgate-dev/tollgate/tollgatetest"
 )
 
@@ -56,4 +59,14 @@ func testSchema(t *testing.T) string {
 		sep = "&"
 	}
 	return url + sep + "search_path=" + schema
+}
+
+// checked serves h through a validator of its own OpenAPI document (/openapi.json), so that
+// every response a test receives is also checked against what the API documents.
+func checked(t *testing.T, h http.Handler) http.Handler {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
+	require.Equal(t, http.StatusOK, rec.Code, "the API serves its OpenAPI document")
+	return openapitest.Handler(t, h, rec.Body.Bytes())
 }

@@ -35,7 +35,7 @@ func limitedAPI(t *testing.T, getenv func(string) string) http.Handler {
 	api := newAPI(mux)
 	api.UseMiddleware(asDemo, limits.Huma(api))
 	deliveries.Register(huma.NewGroup(api, "/v1"), &deliveries.Service{Store: deliveries.NewStore(nil)}, deliveries.Policy{})
-	return mux
+	return checked(t, mux)
 }
 
 func get(h http.Handler) *httptest.ResponseRecorder {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/auth"
 	"github.com/tollgate-dev/tollgate/examples/delivery/deliveries"
+	"github.com/tollgate-dev/tollgate/openapitest"
 	"github.com/tollgate-dev/tollgate/tollgatetest"
 )
 
@@ -61,7 +62,7 @@ func startAPI(t *testing.T, env map[string]string, consumer string) (humatest.Te
 		defer cancel()
 		require.NoError(t, closeMetering(ctx))
 	}
-	return api, stop
+	return openapitest.Wrap(t, api), stop
 }
 
 func myUsage(t *testing.T, api humatest.TestAPI) (day, month map[string]int64) {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tollgate-dev/tollgate/openapitest"
 )
 
 // obsRun is the example running in-process on a free port, its stdout captured.
@@ -92,6 +94,15 @@ func obsGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// checkedClient is obsClient with every exchange checked against the OpenAPI document
+// the server at base serves.
+func checkedClient(t *testing.T, base string) *http.Client {
+	t.Helper()
+	code, doc := obsGet(t, base+"/openapi.json")
+	require.Equal(t, http.StatusOK, code)
+	return &http.Client{Transport: openapitest.Transport(t, obsClient.Transport, []byte(doc)), Timeout: obsClient.Timeout}
+}
+
 const obsDelivery = `{"pickup":{"line1":"1 Depot Way","city":"Leeds","postal_code":"LS1 1AA","country":"GB"},` +
 	`"dropoff":{"line1":"12 Market Street","city":"Leeds","postal_code":"LS1 6DT","country":"GB"},` +
 	`"recipient_phone":"+447700900123","items":[{"sku":"MILK-2L","quantity":2}]}`
@@ -106,7 +117,7 @@ func TestObservedEndpoints(t *testing.T) {
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-API-Key", rn.key)
-	resp, err := obsClient.Do(req)
+	resp, err := checkedClient(t, rn.base).Do(req)
 	require.NoError(t, err)
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()

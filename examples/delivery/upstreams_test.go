@@ -18,6 +18,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/clients"
 	"github.com/tollgate-dev/tollgate/examples/delivery/deliveries"
+	"github.com/tollgate-dev/tollgate/openapitest"
 )
 
 // fast shortens the clients' waits so that failure tests take milliseconds.
@@ -37,7 +38,7 @@ func newDeliveryAPI(t *testing.T, vars map[string]string) (humatest.TestAPI, *up
 	t.Cleanup(up.Close)
 	_, api := humatest.New(t)
 	deliveries.Register(api, &deliveries.Service{Store: deliveries.NewStore(nil), Payments: up.Payments, SMS: up.SMS}, deliveries.Policy{})
-	return api, up
+	return openapitest.Wrap(t, api), up
 }
 
 func statsOf(t *testing.T, sb *sandbox) sandboxStats {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -51,13 +52,19 @@ func Register(api huma.API, svc *Service, policy Policy) {
 		Description:   "Creates a delivery, charges the delivery fee and texts the recipient.",
 		Tags:          []string{"Deliveries"},
 		DefaultStatus: http.StatusCreated,
+		// Besides huma's own 422 and 500: a body it cannot read, and what the payment
+		// provider's failures become (see upstreamError).
+		Errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType,
+			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
 	}, policy.Write), svc.create)
+	documentRetryAfter(api, "createDelivery", http.StatusServiceUnavailable)
 	huma.Register(api, op(huma.Operation{
 		OperationID: "getDelivery",
 		Method:      http.MethodGet,
 		Path:        "/deliveries/{id}",
 		Summary:     "Get a delivery and its status",
 		Tags:        []string{"Deliveries"},
+		Errors:      []int{http.StatusNotFound},
 	}, policy.Read), svc.get)
 	huma.Register(api, op(huma.Operation{
 		OperationID: "confirmDelivery",
@@ -65,6 +72,8 @@ func Register(api huma.API, svc *Service, policy Policy) {
 		Path:        "/deliveries/{id}/confirm",
 		Summary:     "Confirm receipt of a delivery",
 		Tags:        []string{"Deliveries"},
+		Errors: []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict,
+			http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType},
 	}, policy.Write), svc.confirm)
 	huma.Register(api, op(huma.Operation{
 		OperationID: "listDeliveries",
@@ -72,7 +81,25 @@ func Register(api huma.API, svc *Service, policy Policy) {
 		Path:        "/deliveries",
 		Summary:     "List deliveries",
 		Tags:        []string{"Deliveries"},
+		Errors:      []int{http.StatusUnprocessableEntity},
 	}, policy.Read), svc.list)
+}
+
+// documentRetryAfter adds Retry-After to the status response of the operation registered
+// as id: huma documents an error's status from Operation.Errors, not its headers.
+func documentRetryAfter(api huma.API, id string, status int) {
+	for _, item := range api.OpenAPI().Paths {
+		for _, o := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+			if o == nil || o.OperationID != id || o.Responses[strconv.Itoa(status)] == nil {
+				continue
+			}
+			r := o.Responses[strconv.Itoa(status)]
+			if r.Headers == nil {
+				r.Headers = map[string]*huma.Param{}
+			}
+			r.Headers["Retry-After"] = &huma.Param{Description: "Seconds to wait before retrying.", Schema: &huma.Schema{Type: "integer"}}
+		}
+	}
 }
 
 func op(o huma.Operation, mods []func(*huma.Operation)) huma.Operation {

@@ -7,12 +7,15 @@ import (
 	"github.com/danielgtaylor/huma/v2/humatest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tollgate-dev/tollgate/openapitest"
 )
 
 func TestDeliveryLifecycle(t *testing.T) {
 	t.Parallel()
-	_, api := humatest.New(t)
-	Register(api, &Service{Store: NewStore(nil)}, Policy{})
+	_, raw := humatest.New(t)
+	Register(raw, &Service{Store: NewStore(nil)}, Policy{})
+	api := openapitest.Wrap(t, raw)
 
 	body := map[string]any{
 		"pickup":          map[string]any{"line1": "1 Depot Way", "city": "Leeds", "postal_code": "LS1 1AA", "country": "GB"},
