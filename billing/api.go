@@ -10,10 +10,13 @@ import (
 	"github.com/tollgate-dev/tollgate/auth"
 )
 
+// PlanList is the plans on offer.
+type PlanList struct {
+	Plans []PlanSummary `json:"plans"`
+}
+
 type plansOutput struct {
-	Body struct {
-		Plans []PlanSummary `json:"plans"`
-	}
+	Body PlanList
 }
 
 type subscriptionOutput struct {
@@ -24,10 +27,13 @@ type changeInput struct {
 	Body PlanChange
 }
 
+// InvoiceList is a consumer's invoices, without their lines.
+type InvoiceList struct {
+	Invoices []Invoice `json:"invoices" doc:"Newest period first; the open periods' drafts included, without their lines"`
+}
+
 type invoicesOutput struct {
-	Body struct {
-		Invoices []Invoice `json:"invoices" doc:"Newest period first; the open periods' drafts included, without their lines"`
-	}
+	Body InvoiceList
 }
 
 type invoiceInput struct {

@@ -130,7 +130,7 @@ func (b *Biller) finalizeDue(ctx context.Context, consumer string) (int, error) 
 			return n, err
 		}
 		inv.Status, inv.Finalized = InvoiceFinalized, now.Truncate(time.Second)
-		if err := b.store.PutInvoice(ctx, inv); errors.Is(err, ErrInvoiceFinalized) {
+		if err := b.store.PutInvoice(ctx, inv); errors.Is(err, ErrInvoiceFinalized) || errors.Is(err, ErrInvoiceExists) {
 			// Finalised already (by another replica, or before a crash): keep that one.
 			if inv, err = b.store.Invoice(ctx, consumer, inv.ID); err != nil {
 				return n, err
@@ -208,7 +208,7 @@ func (b *Biller) collect(ctx context.Context, inv Invoice) {
 	if err != nil {
 		b.log.Error("billing: invoice not collected", "invoice", inv.ID, "consumer", inv.Consumer, "error", err)
 	}
-	b.notify(ctx, EventInvoiceFinalized, inv.Consumer, inv.Finalized, inv)
+	b.notifyID(ctx, "evt_"+inv.ID+"_finalized", EventInvoiceFinalized, inv.Consumer, inv.Finalized, inv)
 }
 
 // drafts rates the open periods that are not yet due.

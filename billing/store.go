@@ -31,7 +31,9 @@ type Store interface {
 
 	// PutInvoice stores a finalised invoice, or a later status of it (paid, void). Storing
 	// an invoice id again with other lines or totals is [ErrInvoiceFinalized]: a finalised
-	// invoice never changes but for its status.
+	// invoice never changes but for its status. Storing exactly what is stored is
+	// [ErrInvoiceExists], so that of two replicas finalising one invoice only one goes on to
+	// collect and announce it.
 	PutInvoice(ctx context.Context, inv Invoice) error
 	// Invoice returns one of the consumer's stored invoices or ErrNotFound, also when
 	// the id belongs to another consumer.
@@ -42,6 +44,9 @@ type Store interface {
 
 // ErrInvoiceFinalized reports an attempt to change a finalised invoice.
 var ErrInvoiceFinalized = errors.New("billing: a finalised invoice cannot change")
+
+// ErrInvoiceExists reports that the very invoice being stored is stored already.
+var ErrInvoiceExists = errors.New("billing: the invoice is stored already")
 
 // MemoryStore is a Store in process memory, for tests and single-process services that
 // need nothing kept across a restart (see [OpenFileStore] for that). Safe for concurrent use.
@@ -177,8 +182,13 @@ func (m *MemoryStore) PutInvoice(ctx context.Context, inv Invoice) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if old, ok := m.invoices[inv.Consumer][inv.ID]; ok && !sameInvoice(old, inv) {
-		return ErrInvoiceFinalized
+	if old, ok := m.invoices[inv.Consumer][inv.ID]; ok {
+		if !sameInvoice(old, inv) {
+			return ErrInvoiceFinalized
+		}
+		if old.Status == inv.Status {
+			return ErrInvoiceExists
+		}
 	}
 	if err := m.journal(change{Invoice: &inv}); err != nil {
 		return err

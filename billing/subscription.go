@@ -169,12 +169,18 @@ func (b *Biller) modify(ctx context.Context, consumer string, edit func(*Subscri
 // notify hands an event to the Notifier. A failure is logged: the change it reports is
 // already stored and must not be reported to the caller as failed.
 func (b *Biller) notify(ctx context.Context, typ, consumer string, at time.Time, data any) {
+	b.notifyID(ctx, "evt_"+randomID(), typ, consumer, at, data)
+}
+
+// notifyID is notify with a given event id, for events that must be announced once
+// whichever replica detects them (an invoice finalised), so receivers deduplicate.
+func (b *Biller) notifyID(ctx context.Context, id, typ, consumer string, at time.Time, data any) {
 	if b.notifier == nil {
 		return
 	}
 	raw, err := json.Marshal(data)
 	if err == nil {
-		err = b.notifier.Notify(context.WithoutCancel(ctx), Event{ID: "evt_" + randomID(), Type: typ, Time: at, Consumer: consumer, Data: raw})
+		err = b.notifier.Notify(context.WithoutCancel(ctx), Event{ID: id, Type: typ, Time: at, Consumer: consumer, Data: raw})
 	}
 	if err != nil {
 		b.log.Error("billing: event not recorded", "type", typ, "consumer", consumer, "error", err)

@@ -92,7 +92,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) billing.Store, reopen fu
 				Tiers: []billing.TierAmount{{UpTo: 100, Quantity: 100, Unit: "0"}, {Quantity: 100, Unit: "0.5", Amount: 50}}}},
 		}
 		require.NoError(t, s.PutInvoice(ctx, inv))
-		require.NoError(t, s.PutInvoice(ctx, inv), "storing the same invoice again is a no-op")
+		assert.ErrorIs(t, s.PutInvoice(ctx, inv), billing.ErrInvoiceExists, "storing the same invoice again changes nothing and says so")
 		changed := inv
 		changed.Total = 1
 		assert.ErrorIs(t, s.PutInvoice(ctx, changed), billing.ErrInvoiceFinalized)

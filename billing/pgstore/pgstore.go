@@ -21,7 +21,8 @@
 //
 // Publishing a plan version and finalising an invoice are insert-if-absent: when two nodes
 // publish or finalise the same one, the second finds the first's row and succeeds only if it
-// is the same (billing.ErrPlanConflict or billing.ErrInvoiceFinalized otherwise). A status
+// is the same (billing.ErrPlanConflict or billing.ErrInvoiceFinalized otherwise; an
+// identical invoice is billing.ErrInvoiceExists, so only one node collects it). A status
 // change of an invoice (paid, void) locks the row and checks that nothing but the status
 // changes.
 package pgstore
@@ -135,7 +136,7 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	if err := fn(tx); err != nil {
-		if errors.Is(err, billing.ErrPlanConflict) || errors.Is(err, billing.ErrInvoiceFinalized) {
+		if errors.Is(err, billing.ErrPlanConflict) || errors.Is(err, billing.ErrInvoiceFinalized) || errors.Is(err, billing.ErrInvoiceExists) {
 			return err
 		}
 		return fmt.Errorf("pgstore: %w", err)
@@ -238,6 +239,9 @@ func (s *Store) PutInvoice(ctx context.Context, inv billing.Invoice) error {
 		final := oldStatus == billing.InvoicePaid || oldStatus == billing.InvoiceVoid
 		if !sameContent || (final && inv.Status != oldStatus) {
 			return billing.ErrInvoiceFinalized
+		}
+		if inv.Status == oldStatus {
+			return billing.ErrInvoiceExists
 		}
 		_, err = tx.Exec(ctx, `UPDATE `+s.invoices+` SET status = $3, doc = $4 WHERE consumer = $1 AND id = $2`,
 			inv.Consumer, inv.ID, inv.Status, doc)

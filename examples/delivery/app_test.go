@@ -19,6 +19,7 @@ type stack struct {
 	h   http.Handler
 	key string
 	a   *app
+	out *obsBuffer // what the app wrote to stdout: logs, and spans with TRACE_STDOUT
 }
 
 func newStack(t *testing.T, dataDir string) *stack {
@@ -32,12 +33,12 @@ func newStackEnv(t *testing.T, env map[string]string) *stack {
 	getenv := func(k string) string { return env[k] }
 	cfg, err := loadConfig(getenv)
 	require.NoError(t, err)
-	var out bytes.Buffer
-	a, err := newApp(context.Background(), cfg, getenv, &out)
+	out := &obsBuffer{}
+	a, err := newApp(context.Background(), cfg, getenv, out)
 	require.NoError(t, err)
 	m := regexp.MustCompile(`(?m)^demo API key: (\S+)$`).FindStringSubmatch(out.String())
 	require.NotNil(t, m, "the demo key is printed: %s", out.String())
-	return &stack{h: checked(t, a.handler), key: m[1], a: a}
+	return &stack{h: checked(t, a.handler), key: m[1], a: a, out: out}
 }
 
 // stop shuts the stack down the way SIGTERM does after the server drained.

@@ -27,8 +27,8 @@ import (
 // DATABASE_URL, otherwise in $DATA_DIR/billing.jsonl; drafts are rated from usage whenever
 // they are read.
 
-// featureDailyUsage gates GET /v1/me/usage/daily: paid plans only.
-const featureDailyUsage = "usage-analytics"
+// featureHourlyUsage gates GET /v1/me/usage/hourly: paid plans only.
+const featureHourlyUsage = "usage-analytics"
 
 // plans is the example's catalog. Amounts are pence.
 var plans = []billing.Plan{
@@ -41,7 +41,7 @@ var plans = []billing.Plan{
 	{
 		Key: "starter", Version: 1, Name: "Starter", Currency: "GBP", Fee: 2900,
 		Description: "£29 a month with 1,000 deliveries included, then 2p each; texts 5p per started block of 10.",
-		Features:    []string{featureDailyUsage},
+		Features:    []string{featureHourlyUsage},
 		Limits:      map[string]int64{"deliveries": 20_000},
 		Prices: []billing.Price{
 			{Meter: "deliveries", Description: "Deliveries created", Model: billing.PerUnit, Unit: billing.Minor(2), Free: 1000},
@@ -51,7 +51,7 @@ var plans = []billing.Plan{
 	{
 		Key: "growth", Version: 1, Name: "Growth", Currency: "GBP", Fee: 9900, TrialDays: 14,
 		Description: "£99 a month, deliveries from 1.5p down to 0.5p with volume, texts 0.4p each; 14-day trial.",
-		Features:    []string{featureDailyUsage},
+		Features:    []string{featureHourlyUsage},
 		Prices: []billing.Price{
 			{Meter: "deliveries", Description: "Deliveries created", Model: billing.Graduated, Tiers: []billing.Tier{
 				{UpTo: 10_000, Unit: billing.MustUnitPrice("1.5")},
@@ -158,37 +158,38 @@ func newBiller(ctx context.Context, getenv func(string) string, db *pgxpool.Pool
 	return b, closeAll, nil
 }
 
-type dailyUsageOutput struct {
+type hourlyUsageOutput struct {
 	Body struct {
-		Days []UsagePeriod `json:"days" doc:"Usage per UTC day, oldest first; days without usage are absent"`
+		Hours []UsagePeriod `json:"hours" doc:"Usage per hour, oldest first; hours without usage are absent"`
 	}
 }
 
-// registerBilling mounts the consumer's plan and invoices and the plan-gated daily usage.
+// registerBilling mounts the consumer's plan and invoices and the plan-gated hourly usage.
 func registerBilling(v1 *huma.Group, b *billing.Biller, usage metering.UsageReader, readPolicy []func(*huma.Operation)) {
 	billing.Register(v1, b, auth.Require())
 	op := huma.Operation{
-		OperationID: "getMyDailyUsage", Method: http.MethodGet, Path: "/me/usage/daily",
-		Summary:     "Get your usage per day",
-		Description: "Units per meter for each of the last 31 days. Included in paid plans.",
+		OperationID: "getMyHourlyUsage", Method: http.MethodGet, Path: "/me/usage/hourly",
+		Summary:     "Get your usage per hour",
+		Description: "Units per meter for each hour of the last 48. Included in paid plans.",
 		Tags:        []string{"Usage"},
 	}
-	for _, m := range append(readPolicy, billing.Entitled(featureDailyUsage)) {
+	for _, m := range append(readPolicy, billing.Entitled(featureHourlyUsage)) {
 		m(&op)
 	}
-	huma.Register(v1, op, func(ctx context.Context, _ *struct{}) (*dailyUsageOutput, error) {
+	huma.Register(v1, op, func(ctx context.Context, _ *struct{}) (*hourlyUsageOutput, error) {
 		p := auth.FromContext(ctx)
-		from := metering.Day.Start(time.Now()).AddDate(0, 0, -30)
-		rows, err := usage.Usage(ctx, metering.UsageQuery{Consumer: p.Consumer, Window: metering.Day, From: from})
+		from := metering.Hour.Start(time.Now()).Add(-47 * time.Hour)
+		rows, err := usage.Usage(ctx, metering.UsageQuery{Consumer: p.Consumer, Window: metering.Hour, From: from})
 		if err != nil {
-			return nil, huma.Error503ServiceUnavailable("usage is unavailable", err)
+			return nil, huma.Error503ServiceUnavailable("usage is unavailable")
 		}
-		out := &dailyUsageOutput{}
+		out := &hourlyUsageOutput{}
+		out.Body.Hours = []UsagePeriod{}
 		for _, r := range rows {
-			if n := len(out.Body.Days); n == 0 || !out.Body.Days[n-1].Start.Equal(r.Start) {
-				out.Body.Days = append(out.Body.Days, UsagePeriod{Start: r.Start, Usage: map[string]int64{}})
+			if n := len(out.Body.Hours); n == 0 || !out.Body.Hours[n-1].Start.Equal(r.Start) {
+				out.Body.Hours = append(out.Body.Hours, UsagePeriod{Start: r.Start, Usage: map[string]int64{}})
 			}
-			out.Body.Days[len(out.Body.Days)-1].Usage[r.Meter] = r.Sum
+			out.Body.Hours[len(out.Body.Hours)-1].Usage[r.Meter] = r.Sum
 		}
 		return out, nil
 	})

@@ -26,7 +26,7 @@ func TestBillingEndToEnd(t *testing.T) {
 
 	rec := s.do(http.MethodGet, "/v1/me/subscription", s.key, ip, nil)
 	assert.Equal(t, http.StatusNotFound, rec.Code, "no subscription yet: the free plan applies")
-	rec = s.do(http.MethodGet, "/v1/me/usage/daily", s.key, ip, nil)
+	rec = s.do(http.MethodGet, "/v1/me/usage/hourly", s.key, ip, nil)
 	require.Equal(t, http.StatusPaymentRequired, rec.Code, rec.Body.String())
 	assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
 	assert.Contains(t, rec.Body.String(), "starter, growth", "the problem names the plans that include it")
@@ -38,7 +38,7 @@ func TestBillingEndToEnd(t *testing.T) {
 	assert.Equal(t, "starter", sub.Plan)
 	assert.Equal(t, billing.StatusActive, sub.Status)
 
-	rec = s.do(http.MethodGet, "/v1/me/usage/daily", s.key, ip, nil)
+	rec = s.do(http.MethodGet, "/v1/me/usage/hourly", s.key, ip, nil)
 	require.Equal(t, http.StatusOK, rec.Code, "entitled at once after subscribing: %s", rec.Body.String())
 
 	const created = 3
@@ -120,7 +120,7 @@ func TestBillingEndToEnd(t *testing.T) {
 	for _, p := range []string{"/v1/me/subscription", "/v1/me/invoices", "/v1/me/invoices/{id}", "/v1/me/plans"} {
 		assert.Contains(t, doc.Paths, p)
 	}
-	assert.Contains(t, doc.Paths["/v1/me/usage/daily"]["get"].Responses, "402")
+	assert.Contains(t, doc.Paths["/v1/me/usage/hourly"]["get"].Responses, "402")
 }
 
 // TestBillingWebhooksAreJournalled: with WEBHOOK_URL set, a plan change is an event on disk

@@ -19,7 +19,7 @@
 //	WEBHOOK_URL, WEBHOOK_SECRET  send signed billing webhooks to this endpoint (billing.go)
 //
 // It serves the API under /v1, its OpenAPI description at /openapi.json, documentation at
-// /docs, probes at /livez and /readyz and Prometheus metrics at /metrics, logs JSON lines
+// /docs, the developer portal page at /portal, probes at /livez and /readyz and Prometheus metrics at /metrics, logs JSON lines
 // carrying trace and request ids, and drains gracefully on SIGTERM.
 package main
 
@@ -38,6 +38,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tollgate-dev/tollgate/auth"
 	"github.com/tollgate-dev/tollgate/clients"
 	"github.com/tollgate-dev/tollgate/examples/delivery/deliveries"
 	"github.com/tollgate-dev/tollgate/observe"
@@ -92,6 +93,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 type app struct {
 	obs     *observe.Observer
 	handler http.Handler
+	keys    *auth.Keys // issues keys, for operators' tooling
 	closers []func()
 }
 
@@ -146,6 +148,7 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 		return nil, err
 	}
 	a.closers = append(a.closers, closeAuth)
+	a.keys = authn.Keys()
 	meter, usage, closeMeter, err := newMeter(ctx, getenv, db, obs.Logger())
 	if err != nil {
 		return nil, err
@@ -178,6 +181,9 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 	meterOperations(v1, svc, meter, usage, policy.Read)
 	limitDeliveries(v1)
 	registerBilling(v1, biller, usage, policy.Read)
+	if err := registerPortal(mux, v1, authn, usage, biller); err != nil {
+		return nil, err
+	}
 	deliveries.Register(v1, svc, policy)
 
 	a.handler = obs.Handler(mux)
