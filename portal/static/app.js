@@ -42,6 +42,7 @@
 
   function problem(r) {
     const d = r.data || {};
+    if (r.status === 429) return "Too many requests: " + (d.detail || "slow down") + ". Try again in a few seconds.";
     return (d.detail || d.title || ("HTTP " + r.status)) +
       (Array.isArray(d.errors) && d.errors.length ? ": " + d.errors.map((e) => e.value ?? e.message).join(", ") : "");
   }
@@ -174,6 +175,7 @@
     const w = 12, gap = 2, h = 80;
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", "0 0 " + days.length * (w + gap) + " " + h);
+    svg.setAttribute("preserveAspectRatio", "none");
     svg.setAttribute("role", "img");
     svg.setAttribute("aria-label", meter + ": " + total + " in the last " + days.length + " days");
     svg.dataset.meter = meter;
