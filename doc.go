@@ -15,11 +15,13 @@
 //	metering    *Meter · Record(ctx, Event)              Sink (durable before nil)
 //	observe     *Observer · Handler, Huma, Serve         Checker (readiness)
 //	clients     *Client, an http.RoundTripper chain      http.RoundTripper
-//	billing     plans, entitlements, rating, invoices    Provider
+//	billing     *Biller · Entitle, Rate, invoices        Store, Provider, Notifier
+//	portal      *Portal · consumer and provider ops      (auth.KeyLister, billing.Account)
 //
 // Heavy backends are nested modules under the package they serve, so the core module stays
 // light: auth/pgkeystore (PostgreSQL), ratelimit/redisstore (Redis), metering/pgsink
-// (PostgreSQL), metering/natssink (NATS JetStream) and observe/otlp (OTLP exporters).
+// (PostgreSQL), metering/natssink (NATS JetStream), billing/pgstore (PostgreSQL),
+// billing/stripeprovider (Stripe) and observe/otlp (OTLP exporters).
 //
 // # Composition
 //
