@@ -6,6 +6,8 @@ replace github.com/tollgate-dev/tollgate => ../
 
 replace github.com/tollgate-dev/tollgate/auth/pgkeystore => ../auth/pgkeystore
 
+replace github.com/tollgate-dev/tollgate/awslambda => ../awslambda
+
 replace github.com/tollgate-dev/tollgate/billing/pgstore => ../billing/pgstore
 
 replace github.com/tollgate-dev/tollgate/metering/pgsink => ../metering/pgsink
@@ -13,6 +15,7 @@ replace github.com/tollgate-dev/tollgate/metering/pgsink => ../metering/pgsink
 replace github.com/tollgate-dev/tollgate/ratelimit/redisstore => ../ratelimit/redisstore
 
 require (
+	github.com/aws/aws-lambda-go v1.55.1
 	github.com/danielgtaylor/huma/v2 v2.37.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/jackc/pgx/v5 v5.12.0
@@ -20,6 +23,7 @@ require (
 	github.com/stretchr/testify v1.12.1
 	github.com/tollgate-dev/tollgate v0.0.0
 	github.com/tollgate-dev/tollgate/auth/pgkeystore v0.0.0
+	github.com/tollgate-dev/tollgate/awslambda v0.0.0
 	github.com/tollgate-dev/tollgate/billing/pgstore v0.0.0
 	github.com/tollgate-dev/tollgate/metering/pgsink v0.0.0
 	github.com/tollgate-dev/tollgate/ratelimit/redisstore v0.0.0

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/tollgate-dev/tollgate/observe"
 )
@@ -163,4 +164,16 @@ func TestAccessorsReturnSuppliedProviders(t *testing.T) {
 	require.NoError(t, def.Shutdown(context.Background()))
 	_, span = def.TracerProvider().Tracer("t").Start(context.Background(), "after")
 	assert.False(t, span.IsRecording(), "an owned provider is shut down")
+}
+
+func TestForceFlush(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	obs, err := observe.New(context.Background(), observe.Config{Service: "t", SpanExporters: []sdktrace.SpanExporter{exp}, Sampler: sdktrace.AlwaysSample()})
+	require.NoError(t, err)
+	defer obs.Shutdown(context.Background())
+	_, span := obs.TracerProvider().Tracer("t").Start(context.Background(), "op")
+	span.End()
+	require.NoError(t, obs.ForceFlush(context.Background()))
+	assert.Len(t, exp.GetSpans(), 1, "exported without a shutdown")
 }

@@ -165,3 +165,17 @@ func metricsHandler(reg *prometheus.Registry, logh slog.Handler) http.Handler {
 		EnableOpenMetrics: true,
 	})
 }
+
+// ForceFlush exports the spans and metrics recorded so far, without shutting anything down:
+// for runtimes that freeze the process between requests (AWS Lambda), where a batch left
+// for a background exporter may never be sent. Providers that cannot flush are skipped.
+func (o *Observer) ForceFlush(ctx context.Context) error {
+	type flusher interface{ ForceFlush(context.Context) error }
+	var errs []error
+	for _, p := range []any{o.tp, o.mp} {
+		if f, ok := p.(flusher); ok {
+			errs = append(errs, f.ForceFlush(ctx))
+		}
+	}
+	return errors.Join(errs...)
+}

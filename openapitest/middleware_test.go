@@ -98,7 +98,7 @@ func newFixture(t *testing.T, fc fixtureConfig) *fixture {
 	require.NoError(t, err)
 	limits, err := ratelimit.New(ratelimit.Config{Store: downStore{mem, f.limitsDown}, QuotaStatus: fc.quotaStatus, LegacyHeaders: fc.legacy})
 	require.NoError(t, err)
-	throttle, err := ratelimit.NewAuthThrottle(limits, ratelimit.PerMinute(3))
+	throttle, err := ratelimit.NewAuthThrottle(ratelimit.AuthThrottleConfig{Limiter: limits, Rate: ratelimit.PerMinute(3)})
 	require.NoError(t, err)
 	// Keys are issued through one Keys and verified through another whose store can fail.
 	store, secret := auth.NewMemoryKeyStore(), auth.Secret("a-32-byte-server-secret-for-these-tests")

@@ -41,6 +41,7 @@ import (
 	"github.com/tollgate-dev/tollgate/auth"
 	"github.com/tollgate-dev/tollgate/clients"
 	"github.com/tollgate-dev/tollgate/examples/delivery/deliveries"
+	"github.com/tollgate-dev/tollgate/metering"
 	"github.com/tollgate-dev/tollgate/observe"
 	"github.com/tollgate-dev/tollgate/ratelimit"
 )
@@ -50,7 +51,11 @@ func main() {
 	defer stop()
 	// The domain package logs through slog's default logger; give it trace ids too.
 	slog.SetDefault(slog.New(observe.LogHandler(slog.NewJSONHandler(os.Stdout, nil))))
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	serve := run
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		serve = runLambda // the same service as a Lambda function (see lambda.go)
+	}
+	if err := serve(ctx, os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "delivery:", err)
 		os.Exit(1)
 	}
@@ -94,6 +99,7 @@ type app struct {
 	obs     *observe.Observer
 	handler http.Handler
 	keys    *auth.Keys // issues keys, for operators' tooling
+	meter   *metering.Meter
 	closers []func()
 }
 
@@ -154,6 +160,7 @@ func newApp(ctx context.Context, cfg config, getenv func(string) string, stdout 
 		return nil, err
 	}
 	obs.OnShutdown(closeMeter) // drains every usage event after the last request
+	a.meter = meter
 	biller, closeBiller, err := newBiller(ctx, getenv, db, usage, obs.Logger())
 	if err != nil {
 		return nil, err
