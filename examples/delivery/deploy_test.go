@@ -61,14 +61,7 @@ func TestManifestDrainArithmetic(t *testing.T) {
 
 	sigterm := time.Now()
 	rn.cancel()
-	require.Eventually(t, func() bool {
-		resp, err := obsClient.Get(rn.base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusServiceUnavailable
-	}, time.Second, 5*time.Millisecond, "readiness turns 503 within a second")
+	rn.awaitUnready(t, time.Second, "readiness turns 503 within a second")
 	code, _ := obsGet(t, rn.base+"/livez")
 	assert.Equal(t, http.StatusOK, code, "still serving during the drain")
 

@@ -23,11 +23,7 @@ func runLambda(ctx context.Context, getenv func(string) string, stdout io.Writer
 		}
 		return "/tmp/delivery" // the only writable path on Lambda
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	a, err := newApp(ctx, cfg, getenv, stdout)
+	_, a, err := start(ctx, getenv, stdout)
 	if err != nil {
 		return err
 	}

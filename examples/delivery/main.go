@@ -80,17 +80,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 // run starts the API and blocks until ctx is cancelled and the server has drained, run its
 // shutdown hooks and flushed its telemetry.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	a, err := newApp(ctx, cfg, getenv, stdout)
+	cfg, a, err := start(ctx, getenv, stdout)
 	if err != nil {
 		return err
 	}
 	defer a.close()
 	srv := &http.Server{Addr: net.JoinHostPort("", cfg.Port), Handler: a.handler}
 	return a.obs.Serve(ctx, srv)
+}
+
+// start reads the configuration and composes the app.
+func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (config, *app, error) {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	a, err := newApp(ctx, cfg, getenv, stdout)
+	return cfg, a, err
 }
 
 // app is the composed service: its handler, its observer, and what to release after the

@@ -68,6 +68,19 @@ func obsStart(t *testing.T, env map[string]string) *obsRun {
 	return rn
 }
 
+// awaitUnready waits, at most within, for /readyz to answer 503.
+func (rn *obsRun) awaitUnready(t *testing.T, within time.Duration, msg string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := obsClient.Get(rn.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, within, time.Millisecond, msg)
+}
+
 // stop cancels run (what SIGTERM does in main) and returns its result.
 func (rn *obsRun) stop(t *testing.T, budget time.Duration) error {
 	t.Helper()
@@ -201,14 +214,7 @@ func TestSIGTERMDuringSlowRequest(t *testing.T) {
 
 	stopping := time.Now()
 	rn.cancel() // SIGTERM
-	require.Eventually(t, func() bool {
-		resp, err := obsClient.Get(rn.base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusServiceUnavailable
-	}, drain, time.Millisecond, "readiness must turn 503 while still serving")
+	rn.awaitUnready(t, drain, "readiness must turn 503 while still serving")
 	require.Eventually(t, func() bool {
 		c, err := net.DialTimeout("tcp", strings.TrimPrefix(rn.base, "http://"), time.Second)
 		if err != nil {
