@@ -31,10 +31,15 @@ func FromContext(ctx context.Context) *Accumulator {
 
 // Add adds n units of meter to the request's usage. Units added by the handler count even
 // when the request fails: the handler did the work (an SMS sent is an SMS paid for).
+//
+// An empty meter is ignored. A name an event cannot carry (over 1024 bytes, not UTF-8 or
+// holding NUL) is replaced by a digest of it, as the middleware does with an
+// Idempotency-Key, so the usage is still recorded and the event is never refused.
 func (a *Accumulator) Add(meter string, n int64) {
 	if a == nil || meter == "" || n == 0 {
 		return
 	}
+	meter = boundAttr(meter)
 	a.mu.Lock()
 	if a.units == nil {
 		a.units = make(map[string]int64, 2)

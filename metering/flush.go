@@ -102,12 +102,22 @@ func (m *Meter) flush() error {
 	m.mu.Lock()
 	batch := m.buf
 	m.taken += uint64(len(batch))
+	taken := m.taken
 	m.buf = m.spare[:0]
 	m.signalled = false
 	m.mu.Unlock()
 	err := m.deliverToLanes(batch)
 	clear(batch) // release the events' strings and maps
 	m.spare = batch[:0]
+	if m.cfg.Durable {
+		m.mu.Lock()
+		if err == nil {
+			m.spooled = taken
+		}
+		close(m.spooledCh)
+		m.spooledCh = make(chan struct{})
+		m.mu.Unlock()
+	}
 	return err
 }
 

@@ -55,6 +55,10 @@ var (
 	ErrQueueFull = errors.New("metering: queue full")
 	// ErrClosed is returned by Record after Close.
 	ErrClosed = errors.New("metering: meter closed")
+	// ErrNotDurable is returned by Record under Config.Durable when the event was
+	// accepted, and will be delivered unless the process dies, but the spool did not take
+	// it within WriteTimeout. Do not record it again: that would bill it twice.
+	ErrNotDurable = errors.New("metering: event accepted but not yet spooled")
 )
 
 // Config configures a Meter. The zero value works: events are kept in memory, delivered to
@@ -85,6 +89,17 @@ type Config struct {
 	FlushInterval time.Duration
 	// Overflow is the queue-full policy; the zero value spills to the spool.
 	Overflow OverflowPolicy
+	// Durable makes Record return only once the event is written to every spool (and
+	// fsynced, under SyncBatch), so a response sent after it is never for a call the
+	// spool lacks, even if the process is killed the next instant. Concurrent Records share
+	// one write: the flusher is woken at once and spools whatever has gathered (a group
+	// commit), so the cost is one write (and fsync) per wake-up, not per event. Requires
+	// Dir. Without it an event can be lost if the process dies within FlushInterval of it.
+	//
+	// The middleware records after the handler returns and before net/http sends a
+	// buffered response, so a client never sees the response of an unspooled call unless
+	// the handler flushed it or wrote more than the server's buffer (4 KiB by default).
+	Durable bool
 	// Source is the CloudEvents source of the events; empty means "tollgate". Use a URI
 	// naming the service ("//delivery.example.com").
 	Source string
@@ -118,9 +133,12 @@ type Meter struct {
 	metrics *instruments
 	store   *Store // the default sink, when Config had none
 
-	mu        sync.Mutex
-	buf       []Event
-	taken     uint64 // events the flusher has taken from buf, ever
+	mu      sync.Mutex
+	buf     []Event
+	taken   uint64 // events the flusher has taken from buf, ever
+	spooled uint64 // of those, the events written to every spool (Durable)
+	// spooledCh is closed and replaced whenever a flush ends, waking Durable Records.
+	spooledCh chan struct{}
 	signalled bool
 	closed    bool
 	wake      chan struct{}
@@ -152,14 +170,15 @@ func New(cfg Config) (*Meter, error) {
 		return nil, err
 	}
 	m := &Meter{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		buf:    make([]Event, 0, cfg.QueueSize),
-		spare:  make([]Event, 0, cfg.QueueSize),
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		drain:  make(chan struct{}),
-		recent: newIDWindow(cfg.IdempotencyWindow, cfg.IdempotencyCapacity),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		buf:       make([]Event, 0, cfg.QueueSize),
+		spare:     make([]Event, 0, cfg.QueueSize),
+		wake:      make(chan struct{}, 1),
+		spooledCh: make(chan struct{}),
+		stop:      make(chan struct{}),
+		drain:     make(chan struct{}),
+		recent:    newIDWindow(cfg.IdempotencyWindow, cfg.IdempotencyCapacity),
 	}
 	sinks := map[string]Sink{}
 	for name, s := range cfg.Sinks {
@@ -243,6 +262,9 @@ func (cfg *Config) defaults() error {
 	if cfg.Sync != SyncBatch && cfg.Sync != SyncNone {
 		return fmt.Errorf("metering: unknown SyncPolicy %d", cfg.Sync)
 	}
+	if cfg.Durable && cfg.Dir == "" {
+		return errors.New("metering: Config.Durable needs a Dir to spool to")
+	}
 	setDefault(&cfg.QueueSize, 16384)
 	setDefault(&cfg.BatchSize, 512)
 	setDefault(&cfg.FlushInterval, 200*time.Millisecond)
@@ -285,6 +307,12 @@ func setDefault[T comparable](p *T, def T) {
 // string over 1024 bytes, not UTF-8 or holding NUL, more than 64 meters, an empty meter
 // name, a negative number or a status above 999), which no sink could take back.
 func (m *Meter) Record(ctx context.Context, ev Event) error {
+	return m.record(ctx, ev, true)
+}
+
+// record is Record; checkUnits is false when the meter names were checked where they were
+// declared (the middleware's events).
+func (m *Meter) record(ctx context.Context, ev Event, checkUnits bool) error {
 	if ev.Consumer == "" {
 		if p := auth.FromContext(ctx); p != nil {
 			ev.Consumer, ev.Plan = p.Consumer, p.Plan
@@ -301,7 +329,11 @@ func (m *Meter) Record(ctx context.Context, ev Event) error {
 	if ev.Time.IsZero() {
 		ev.Time = m.cfg.Now()
 	}
-	if err := ev.validate(); err != nil {
+	err := ev.validateAttrs()
+	if err == nil && checkUnits {
+		err = validUnits(ev.Units)
+	}
+	if err != nil {
 		m.metrics.invalid(1)
 		return err
 	}
@@ -315,6 +347,12 @@ func (m *Meter) Record(ctx context.Context, ev Event) error {
 		return m.overflow(ev)
 	}
 	m.buf = append(m.buf, ev)
+	if m.cfg.Durable {
+		seq := m.taken + uint64(len(m.buf))
+		m.mu.Unlock()
+		m.kick()
+		return m.awaitSpooled(seq)
+	}
 	if len(m.buf) >= m.cfg.BatchSize && !m.signalled {
 		// Wake the flusher once per batch, not once per event.
 		m.signalled = true
@@ -324,6 +362,30 @@ func (m *Meter) Record(ctx context.Context, ev Event) error {
 	}
 	m.mu.Unlock()
 	return nil
+}
+
+// awaitSpooled waits until the first seq events ever recorded are in every spool.
+func (m *Meter) awaitSpooled(seq uint64) error {
+	var timeout <-chan time.Time
+	for {
+		m.mu.Lock()
+		done, ch := m.spooled >= seq, m.spooledCh
+		m.mu.Unlock()
+		if done {
+			return nil
+		}
+		if timeout == nil {
+			t := time.NewTimer(m.cfg.WriteTimeout)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			m.log.Error("metering: event accepted but not spooled in time", slog.Duration("timeout", m.cfg.WriteTimeout))
+			return ErrNotDurable
+		}
+	}
 }
 
 // overflow handles an event that found the queue full.

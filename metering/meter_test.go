@@ -3,6 +3,9 @@ package metering_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -368,4 +371,43 @@ func TestFlushWaitsForRoomInMemoryQueues(t *testing.T) {
 	close(c.gate)
 	require.NoError(t, m.Sync(ctx))
 	assert.Equal(t, 16, c.count())
+}
+
+func TestDurableRecordReturnsOnceSpooled(t *testing.T) {
+	t.Parallel()
+	_, err := metering.New(metering.Config{Durable: true})
+	require.Error(t, err, "Durable without a Dir")
+
+	// The sink never takes anything and the flusher would sleep for an hour: every event
+	// Record returns for must already be in the spool.
+	release := make(chan struct{})
+	dir := t.TempDir()
+	m, err := metering.New(metering.Config{Dir: dir, Durable: true, FlushInterval: time.Hour,
+		Sink: metering.SinkFunc(func(ctx context.Context, _ []metering.Event) error {
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() { assert.NoError(t, m.Record(context.Background(), metering.Event{Operation: "op"})) })
+	}
+	wg.Wait()
+	assert.EqualValues(t, 50, m.Pending())
+	var spooled int64
+	require.NoError(t, filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), ".seg") {
+			info, err := d.Info()
+			require.NoError(t, err)
+			spooled += info.Size()
+		}
+		return err
+	}))
+	assert.Greater(t, spooled, int64(50*40), "the 50 events are on disk")
+	close(release)
+	closeMeter(t, m)
 }

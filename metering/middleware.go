@@ -2,6 +2,7 @@ package metering
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -49,7 +50,13 @@ func setSpec(op *huma.Operation, f func(*opSpec)) {
 // OpenAPI document as the "x-tollgate-meter" extension ({"deliveries": 1}), so what the
 // documentation promises is what is billed. Apply it several times for several meters.
 // Failed calls (status 400 and above) are metered with no declared units.
+//
+// The name is checked here, once, rather than on every event: Units panics when the
+// operation is registered if meter is empty, over 1024 bytes, not UTF-8 or holds NUL.
 func Units(meter string, n int64) func(*huma.Operation) {
+	if err := checkMeter(meter); err != nil {
+		panic(fmt.Sprintf("metering.Units(%q): %v", meter, err))
+	}
 	return func(op *huma.Operation) {
 		setSpec(op, func(s *opSpec) {
 			if s.units == nil {
@@ -176,7 +183,8 @@ func (m *Meter) finish(ctx context.Context, acc *Accumulator, spec opSpec, op st
 		ev.ID = DeriveID(m.cfg.Source, p.Consumer, op, idemKey)
 	}
 	// The request context may already be cancelled; Record does not care.
-	if err := m.Record(ctx, ev); err != nil {
+	// The meter names were checked where they were declared: Units and Accumulator.Add.
+	if err := m.record(ctx, ev, false); err != nil {
 		m.log.ErrorContext(ctx, "metering: usage event not accepted", slog.String("operation", op),
 			slog.Int("status", status), slog.Any("err", err))
 	}

@@ -13,36 +13,69 @@ import (
 // be spooled and read back, and every sink (Postgres among them) can store its strings.
 // Source and Type may still be empty here: Record fills them in later.
 var (
-	minEventTime = time.Date(0, time.January, 1, 0, 0, 0, 0, time.UTC)
-	maxEventTime = time.Date(10000, time.January, 1, 0, 0, 0, 0, time.UTC)
+	minEventUnix = time.Date(0, time.January, 1, 0, 0, 0, 0, time.UTC).Unix()
+	maxEventUnix = time.Date(10000, time.January, 1, 0, 0, 0, 0, time.UTC).Unix()
 	errBadString = fmt.Errorf("%w: attribute is not valid UTF-8 or contains NUL", ErrInvalidEvent)
 )
 
 func (e *Event) validate() error {
-	for _, s := range [...]string{e.Source, e.Type, e.Consumer, e.Operation, e.KeyID, e.Plan, e.IdempotencyKey} {
-		if err := checkString(s); err != nil {
-			return err
+	if err := e.validateAttrs(); err != nil {
+		return err
+	}
+	return validUnits(e.Units)
+}
+
+// validateAttrs checks everything but the meter names, which the middleware checks where
+// they are declared (Units, Accumulator.Add) rather than on every event.
+func (e *Event) validateAttrs() error {
+	attrs := [...]string{e.Source, e.Type, e.Consumer, e.Operation, e.KeyID, e.Plan, e.IdempotencyKey}
+	// One branch-free pass over all of them, eight bytes at a time; only a string that is
+	// long or not plain ASCII without NUL takes the exact check.
+	var dirty uint64
+	for _, s := range attrs {
+		if len(s) > maxStringSize {
+			dirty = highs
+			break
+		}
+		dirty |= asciiFlags(s)
+	}
+	if dirty&highs != 0 {
+		for _, s := range attrs {
+			if err := checkString(s); err != nil {
+				return err
+			}
 		}
 	}
 	if len(e.Units) > maxMeters {
 		return fmt.Errorf("%w: more than %d meters", ErrInvalidEvent, maxMeters)
 	}
-	for k := range e.Units {
-		if k == "" {
-			return fmt.Errorf("%w: empty meter name", ErrInvalidEvent)
-		}
-		if err := checkString(k); err != nil {
-			return err
-		}
-	}
 	if e.Status < 0 || e.Status > 999 || e.Latency < 0 || e.RequestBytes < 0 || e.ResponseBytes < 0 {
 		return fmt.Errorf("%w: negative or out-of-range number", ErrInvalidEvent)
 	}
-	// Two comparisons instead of a calendar split: this runs on every Record.
-	if e.Time.Before(minEventTime) || !e.Time.Before(maxEventTime) {
+	// Seconds since year 1 instead of a calendar split or two Time comparisons: this runs
+	// on every Record.
+	if s := e.Time.Unix(); s < minEventUnix || s >= maxEventUnix {
 		return fmt.Errorf("%w: time year %d outside [0,9999]", ErrInvalidEvent, e.Time.UTC().Year())
 	}
 	return nil
+}
+
+// validUnits checks meter names: the map range alone costs more than the rest of Record.
+func validUnits(units map[string]int64) error {
+	for k := range units {
+		if err := checkMeter(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMeter checks one meter name.
+func checkMeter(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty meter name", ErrInvalidEvent)
+	}
+	return checkString(name)
 }
 
 // checkString bounds one attribute. Invalid UTF-8 and NUL are refused rather than
@@ -53,22 +86,37 @@ func checkString(s string) error {
 	if len(s) > maxStringSize {
 		return fmt.Errorf("%w: attribute longer than %d bytes", ErrInvalidEvent, maxStringSize)
 	}
-	// One pass over the ASCII prefix (almost always the whole string) instead of a UTF-8
-	// scan and a NUL search, which cost more than the rest of Record together.
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == 0 {
-			return errBadString
-		}
-		if c >= utf8.RuneSelf {
-			if rest := s[i:]; !utf8.ValidString(rest) || strings.IndexByte(rest, 0) >= 0 {
-				return errBadString
-			}
-			break
-		}
+	if asciiFlags(s)&highs == 0 {
+		return nil
+	}
+	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		return errBadString
 	}
 	return nil
 }
+
+// asciiFlags returns a word with a bit of highs set if s holds a NUL or a byte that is not
+// ASCII (and perhaps when it does not: a caller checks exactly then). A byte c is flagged
+// by c|(c-1), whose high bit is set when c is 0 or at least 0x80.
+func asciiFlags(s string) uint64 {
+	var acc uint64
+	for len(s) >= 8 {
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		acc |= w | (w - lows)
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		acc |= uint64(c | (c - 1))
+	}
+	return acc
+}
+
+const (
+	lows  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
 
 // boundAttr makes a client-supplied attribute (an Idempotency-Key header, a request
 // method) one Record accepts, so a client cannot make its own request go unmetered. A

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -131,4 +132,66 @@ func TestMiddlewareMetersRequestsWithAnyIdempotencyKey(t *testing.T) {
 		assert.NotEmpty(t, e.IdempotencyKey)
 		assert.NoError(t, checkString(e.IdempotencyKey))
 	}
+}
+
+func TestAsciiFlagsAgreesWithTheExactCheck(t *testing.T) {
+	t.Parallel()
+	// Every position of a word and of the tail, with each byte that matters.
+	for n := 1; n <= 19; n++ {
+		for i := range n {
+			for _, c := range []byte{0x00, 0x01, 0x7f, 0x80, 0xc3, 0xff} {
+				b := []byte(strings.Repeat("a", n))
+				b[i] = c
+				s := string(b)
+				exact := utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+				assert.Equal(t, exact, checkString(s) == nil, "%q", s)
+				if asciiFlags(s)&highs == 0 {
+					assert.True(t, exact, "%q passed the fast check", s)
+				}
+			}
+		}
+	}
+}
+
+func FuzzCheckString(f *testing.F) {
+	f.Add("createDelivery")
+	f.Add("a\x00b")
+	f.Add("é\xff")
+	f.Add(strings.Repeat("x", maxStringSize+1))
+	f.Fuzz(func(t *testing.T, s string) {
+		want := len(s) <= maxStringSize && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+		assert.Equal(t, want, checkString(s) == nil)
+		ev := Event{Consumer: s}
+		assert.Equal(t, want, ev.validate() == nil)
+	})
+}
+
+func TestMeterNamesAreCheckedWhereDeclared(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"", "a\x00", "\xff", strings.Repeat("m", maxStringSize+1)} {
+		assert.Panics(t, func() { Units(name, 1) }, "%q", name)
+	}
+	assert.NotPanics(t, func() { Units("sms", 1) })
+
+	// A name Add cannot keep is recorded under its digest, never refused.
+	got := make(chan Event, 1)
+	m, err := New(Config{Sink: SinkFunc(func(_ context.Context, evs []Event) error {
+		for _, e := range evs {
+			got <- e
+		}
+		return nil
+	})})
+	require.NoError(t, err)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		FromContext(r.Context()).Add("sms\x00", 2)
+		FromContext(r.Context()).Add("sms", 1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/v1/send", nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, m.Close(ctx))
+	e := <-got
+	assert.Equal(t, map[string]int64{"sms": 1, boundAttr("sms\x00"): 2}, e.Units)
+	assert.NoError(t, validUnits(e.Units))
 }
