@@ -28,12 +28,18 @@ import (
 // Events are spooled under $DATA_DIR/metering (default ./data) and survive restarts. With
 // DATABASE_URL set they go to PostgreSQL (pgsink) and usage is summed there; otherwise a
 // local store under the same directory keeps and sums them.
+//
+// Every event is in the spool, fsynced, before its response leaves the process (metering's
+// Durable mode: one shared write per wake of the flusher), so even a SIGKILL or a power cut
+// loses no billed call. METERING_DURABLE=false trades that for latency: events then wait
+// up to 200ms in memory.
 
 // newMeter builds the meter and the usage reader behind GET /v1/me/usage: pgsink on db, or
 // the local store under DATA_DIR when db is nil. The returned function drains the meter;
 // run it at shutdown.
 func newMeter(ctx context.Context, getenv func(string) string, db *pgxpool.Pool, logger *slog.Logger) (*metering.Meter, metering.UsageReader, func(context.Context) error, error) {
-	cfg := metering.Config{Dir: filepath.Join(dataDir(getenv), "metering"), Source: "//delivery.example", Logger: logger}
+	cfg := metering.Config{Dir: filepath.Join(dataDir(getenv), "metering"), Source: "//delivery.example", Logger: logger,
+		Durable: getenv("METERING_DURABLE") != "false"}
 	var usage metering.UsageReader
 	if db != nil {
 		sink, err := pgsink.New(pgsink.Config{Pool: db})
