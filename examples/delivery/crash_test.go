@@ -53,7 +53,7 @@ func campaignKills(t *testing.T) int {
 // server is one life of the example as a child process.
 type server struct {
 	cmd  *exec.Cmd
-	out  *bytes.Buffer
+	out  *obsBuffer
 	done chan error
 }
 
@@ -61,23 +61,12 @@ func startServer(t *testing.T, env []string) *server {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), append([]string{childEnv + "=1"}, env...)...)
-	s := &server{cmd: cmd, out: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: s.out}, &lockedWriter{w: s.out}
+	s := &server{cmd: cmd, out: &obsBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = s.out, s.out
 	require.NoError(t, cmd.Start())
 	go func() { s.done <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-s.done; s.done <- nil })
 	return s
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // awaitReady polls /readyz until it answers 200 and returns how long that took.
