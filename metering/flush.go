@@ -86,6 +86,9 @@ func (m *Meter) flushAll(ctx context.Context) error {
 func (m *Meter) flush() error {
 	m.flushMu.Lock()
 	defer m.flushMu.Unlock()
+	if m.cfg.Durable {
+		defer m.flushEnded()
+	}
 	if m.memoryBacklog() {
 		// Without a spool the sinks' queues are bounded: leave events in buf (Record then
 		// reports ErrQueueFull) until a lane catches up and kicks the flusher.
@@ -109,16 +112,20 @@ func (m *Meter) flush() error {
 	err := m.deliverToLanes(batch)
 	clear(batch) // release the events' strings and maps
 	m.spare = batch[:0]
-	if m.cfg.Durable {
+	if err == nil && m.cfg.Durable {
 		m.mu.Lock()
-		if err == nil {
-			m.spooled = taken
-		}
-		close(m.spooledCh)
-		m.spooledCh = make(chan struct{})
+		m.spooled = taken
 		m.mu.Unlock()
 	}
 	return err
+}
+
+// flushEnded wakes Durable Records waiting for their events to be spooled.
+func (m *Meter) flushEnded() {
+	m.mu.Lock()
+	close(m.spooledCh)
+	m.spooledCh = make(chan struct{})
+	m.mu.Unlock()
 }
 
 // memoryBacklog reports whether a memory lane lacks room for everything in buf.

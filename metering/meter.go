@@ -55,6 +55,9 @@ var (
 	ErrQueueFull = errors.New("metering: queue full")
 	// ErrClosed is returned by Record after Close.
 	ErrClosed = errors.New("metering: meter closed")
+	// ErrSpoolFull is the spool's refusal at MaxSpoolBytes, logged and counted as a
+	// spool write failure; Record then reports ErrQueueFull or ErrNotDurable.
+	ErrSpoolFull = errors.New("metering: spool at MaxSpoolBytes")
 	// ErrNotDurable is returned by Record under Config.Durable when the event was
 	// accepted, and will be delivered unless the process dies, but the spool did not take
 	// it within WriteTimeout. Do not record it again: that would bill it twice.
@@ -78,8 +81,15 @@ type Config struct {
 	// Sync is the spool's fsync policy; the zero value fsyncs every batch.
 	Sync SyncPolicy
 	// SegmentBytes is the size at which the spool starts a new segment file; zero means
-	// 16 MiB.
+	// 16 MiB, or a quarter of MaxSpoolBytes when that is smaller.
 	SegmentBytes int64
+	// MaxSpoolBytes bounds each sink's spool: the segment files holding events its sink has
+	// not acknowledged. Zero means no bound but the disk. A spool at its bound takes nothing
+	// more until its sink catches up, as with a full disk: events wait in memory (up to
+	// QueueSize), then Overflow applies. Under OverflowReject billable calls are refused
+	// with 503 before they run (and at once under Durable, which cannot spool them); under
+	// OverflowSpill Record reports ErrQueueFull and the event is counted as rejected.
+	MaxSpoolBytes int64
 	// QueueSize bounds the events waiting in memory for the flusher; zero means 16384.
 	QueueSize int
 	// BatchSize is how many events the flusher and each sink take at once; zero means 512.
@@ -221,6 +231,9 @@ func New(cfg Config) (*Meter, error) {
 			l.q = newMemQueue(cfg.QueueSize)
 		} else {
 			sp, err := openSpool(filepath.Join(cfg.Dir, "spool", name), cfg.Sync, cfg.SegmentBytes)
+			if err == nil {
+				sp.maxBytes = cfg.MaxSpoolBytes
+			}
 			if err != nil {
 				m.closeOnFailure()
 				return nil, err
@@ -253,7 +266,7 @@ func New(cfg Config) (*Meter, error) {
 
 func (cfg *Config) defaults() error {
 	if cfg.QueueSize < 0 || cfg.BatchSize < 0 || cfg.FlushInterval < 0 || cfg.RetryMin < 0 ||
-		cfg.RetryMax < 0 || cfg.WriteTimeout < 0 || cfg.SegmentBytes < 0 || cfg.IdempotencyCapacity < 0 {
+		cfg.RetryMax < 0 || cfg.WriteTimeout < 0 || cfg.SegmentBytes < 0 || cfg.MaxSpoolBytes < 0 || cfg.IdempotencyCapacity < 0 {
 		return errors.New("metering: negative size, count or duration in Config")
 	}
 	if cfg.Overflow != OverflowSpill && cfg.Overflow != OverflowReject {
@@ -264,6 +277,9 @@ func (cfg *Config) defaults() error {
 	}
 	if cfg.Durable && cfg.Dir == "" {
 		return errors.New("metering: Config.Durable needs a Dir to spool to")
+	}
+	if cfg.MaxSpoolBytes > 0 && cfg.SegmentBytes == 0 {
+		cfg.SegmentBytes = min(defaultSegBytes, max(cfg.MaxSpoolBytes/4, 64<<10))
 	}
 	setDefault(&cfg.QueueSize, 16384)
 	setDefault(&cfg.BatchSize, 512)
@@ -381,6 +397,10 @@ func (m *Meter) awaitSpooled(seq uint64) error {
 		}
 		select {
 		case <-ch:
+			if m.spoolFailing.Load() {
+				// The flush ended without room in a spool: the event waits in memory.
+				return ErrNotDurable
+			}
 		case <-timeout:
 			m.log.Error("metering: event accepted but not spooled in time", slog.Duration("timeout", m.cfg.WriteTimeout))
 			return ErrNotDurable
@@ -413,6 +433,9 @@ func (m *Meter) Saturated() bool {
 	m.mu.Lock()
 	full := len(m.buf) >= m.cfg.QueueSize
 	m.mu.Unlock()
+	if m.cfg.Durable && m.cfg.Overflow == OverflowReject && m.spoolFailing.Load() {
+		return true // nothing can be made durable until the spool takes writes again
+	}
 	return full && (m.cfg.Overflow == OverflowReject || m.cfg.Dir == "" || m.spoolFailing.Load())
 }
 

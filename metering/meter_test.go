@@ -411,3 +411,57 @@ func TestDurableRecordReturnsOnceSpooled(t *testing.T) {
 	close(release)
 	closeMeter(t, m)
 }
+
+func TestSpoolBoundThenOverflowPolicy(t *testing.T) {
+	t.Parallel()
+	for _, durable := range []bool{false, true} {
+		t.Run(map[bool]string{false: "async", true: "durable"}[durable], func(t *testing.T) {
+			t.Parallel()
+			const bound = 64 << 10
+			release := make(chan struct{})
+			sink := newCollector()
+			dir := t.TempDir()
+			m, err := metering.New(metering.Config{Dir: dir, MaxSpoolBytes: bound, QueueSize: 100, Durable: durable,
+				FlushInterval: 5 * time.Millisecond, WriteTimeout: 5 * time.Second,
+				Sink: metering.SinkFunc(func(ctx context.Context, evs []metering.Event) error {
+					select {
+					case <-release:
+						return sink.Write(ctx, evs)
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})})
+			require.NoError(t, err)
+			accepted, refused := 0, 0
+			for i := 0; refused < 50 && i < 100000; i++ {
+				switch err := m.Record(context.Background(), metering.Event{Operation: "op", Consumer: "acme"}); {
+				case err == nil, errors.Is(err, metering.ErrNotDurable):
+					accepted++ // accepted either way: ErrNotDurable is not a refusal
+				case errors.Is(err, metering.ErrQueueFull):
+					refused++
+				default:
+					t.Fatal(err)
+				}
+			}
+			require.Equal(t, 50, refused, "the overflow policy applies once the spool is at its bound")
+			assert.True(t, m.Saturated(), "the meter reports it cannot take more")
+			var onDisk int64
+			require.NoError(t, filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+				if err == nil && strings.HasSuffix(d.Name(), ".seg") {
+					info, err := d.Info()
+					require.NoError(t, err)
+					onDisk += info.Size()
+				}
+				return err
+			}))
+			assert.LessOrEqual(t, onDisk, int64(bound), "the spool stays within its bound")
+
+			close(release)
+			require.Eventually(t, func() bool { return sink.count() == accepted && !m.Saturated() }, 20*time.Second,
+				10*time.Millisecond, "every accepted event is delivered once the sink recovers")
+			require.NoError(t, m.Record(context.Background(), metering.Event{Operation: "op"}))
+			closeMeter(t, m)
+			assert.Equal(t, accepted+1, sink.count())
+		})
+	}
+}

@@ -63,6 +63,8 @@ type spool struct {
 	dir     string
 	sync    SyncPolicy
 	segSize int64
+	// maxBytes bounds the bytes of segments holding unacknowledged records; 0 is no bound.
+	maxBytes int64
 
 	mu     sync.Mutex
 	segs   []segment // ascending; the last one is open for appends
@@ -286,6 +288,9 @@ func (s *spool) append(records [][]byte) error {
 			return err
 		}
 	}
+	if s.maxBytes > 0 && s.unackedBytes()+int64(len(buf)) > s.maxBytes {
+		return ErrSpoolFull
+	}
 	seg := &s.segs[len(s.segs)-1]
 	if _, err := s.active.Write(buf); err != nil {
 		// A partial write leaves a torn frame; cut it off so the next append starts clean.
@@ -304,6 +309,18 @@ func (s *spool) append(records [][]byte) error {
 	seg.count += uint64(len(records))
 	s.next += uint64(len(records))
 	return nil
+}
+
+// unackedBytes is the size of the segments that hold a record not yet acknowledged. Called
+// with mu held.
+func (s *spool) unackedBytes() int64 {
+	var n int64
+	for _, seg := range s.segs {
+		if seg.base+seg.count > s.acked {
+			n += seg.size
+		}
+	}
+	return n
 }
 
 // discardTail cuts the active segment back to its whole, counted records. If the cut
