@@ -13,8 +13,9 @@
 //	DATA_DIR, DATABASE_URL, TOLLGATE_KEY_SECRET, OIDC_ISSUER, OIDC_AUDIENCE: see auth.go
 //	PAYMENTS_URL, SMS_URL, SANDBOX_FAIL  upstream providers (see upstreams.go)
 //	DATA_DIR also holds the usage spool and the local usage store; with DATABASE_URL usage
-//	events go to PostgreSQL (see metering.go); METERING_DURABLE=false stops waiting for the
-//	spool before each response
+//	events go to PostgreSQL (see metering.go); USAGE_DATABASE_URL sends them to another
+//	database; METERING_DURABLE=false stops waiting for the spool before each response;
+//	METERING_SPOOL_BYTES bounds the spool while the usage database is away (256 MiB)
 //	REDIS_URL             share rate limits between replicas through Redis (see limits.go)
 //	DATA_DIR also holds billing.jsonl: plans, subscriptions, finalised invoices (billing.go)
 //	WEBHOOK_URL, WEBHOOK_SECRET  send signed billing webhooks to this endpoint (billing.go)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -26,8 +27,14 @@ import (
 //   - GET /v1/me/usage shows the caller's own usage for the current day and month.
 //
 // Events are spooled under $DATA_DIR/metering (default ./data) and survive restarts. With
-// DATABASE_URL set they go to PostgreSQL (pgsink) and usage is summed there; otherwise a
-// local store under the same directory keeps and sums them.
+// DATABASE_URL set they go to PostgreSQL (pgsink) and usage is summed there, or to
+// USAGE_DATABASE_URL when usage has a database of its own; otherwise a local store under
+// the same directory keeps and sums them.
+//
+// While the usage database is unreachable the spool holds the events, up to
+// METERING_SPOOL_BYTES (256 MiB); beyond that metered calls (every /v1 call counts a
+// "requests" unit) are refused with 503 and Retry-After before they run, so nothing is
+// served unbilled, and they resume once the database takes the backlog.
 //
 // Every event is in the spool, fsynced, before its response leaves the process (metering's
 // Durable mode: one shared write per wake of the flusher), so even a SIGKILL or a power cut
@@ -38,27 +45,60 @@ import (
 // the local store under DATA_DIR when db is nil. The returned function drains the meter;
 // run it at shutdown.
 func newMeter(ctx context.Context, getenv func(string) string, db *pgxpool.Pool, logger *slog.Logger) (*metering.Meter, metering.UsageReader, func(context.Context) error, error) {
+	spoolBytes, err := spoolBound(getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	cfg := metering.Config{Dir: filepath.Join(dataDir(getenv), "metering"), Source: "//delivery.example", Logger: logger,
-		Durable: getenv("METERING_DURABLE") != "false"}
-	var usage metering.UsageReader
+		Durable: getenv("METERING_DURABLE") != "false", MaxSpoolBytes: spoolBytes, Overflow: metering.OverflowReject}
+	var (
+		usage   metering.UsageReader
+		closeDB = func() {}
+	)
+	if url := getenv("USAGE_DATABASE_URL"); url != "" {
+		if db, err = pgxpool.New(ctx, url); err != nil {
+			return nil, nil, nil, fmt.Errorf("USAGE_DATABASE_URL: %w", err)
+		}
+		closeDB = db.Close
+	}
 	if db != nil {
 		sink, err := pgsink.New(pgsink.Config{Pool: db})
 		if err == nil {
 			err = sink.Migrate(ctx)
 		}
 		if err != nil {
+			closeDB()
 			return nil, nil, nil, fmt.Errorf("metering: %w", err)
 		}
 		cfg.Sink, usage = sink, sink
 	}
 	meter, err := metering.New(cfg)
 	if err != nil {
+		closeDB()
 		return nil, nil, nil, err
+	}
+	closeMeter := func(ctx context.Context) error {
+		defer closeDB() // after the last events have reached it
+		return meter.Close(ctx)
 	}
 	if usage == nil {
 		usage = meter.Usage() // the local store under DATA_DIR
 	}
-	return meter, syncedUsage{meter, usage}, meter.Close, nil
+	return meter, syncedUsage{meter, usage}, closeMeter, nil
+}
+
+// spoolBound reads METERING_SPOOL_BYTES, the most the usage spool may hold while its sink
+// is unreachable: 256 MiB (about a million events) unless set.
+func spoolBound(getenv func(string) string) (int64, error) {
+	v := getenv("METERING_SPOOL_BYTES")
+	if v == "" {
+		return 256 << 20, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("METERING_SPOOL_BYTES: want a positive number of bytes, got %q", v)
+	}
+	return n, nil
 }
 
 // syncedUsage reads your own writes: before summing usage it waits (briefly) until the
