@@ -130,8 +130,9 @@ func TestOutageModes(t *testing.T) {
 			require.NoError(t, p.Start())
 			require.Eventually(t, func() bool {
 				res, err := s.Take(ctx, "k", rate, 1)
-				// Redis is back when its state (the key exhausted before the outage) decides.
-				return err == nil && !res.Allowed && res.RetryAfter > 10*time.Minute
+				// Redis is back when its state (the key exhausted before the outage) decides,
+				// once the breaker's cooldown has passed.
+				return err == nil && !res.Allowed && res.RetryAfter > 10*time.Minute && counts(t, reader)["redis"] > 5
 			}, 10*time.Second, 50*time.Millisecond)
 			assert.Equal(t, int64(6), counts(t, reader)["redis"], "5 before, 1 after")
 		})
@@ -164,4 +165,46 @@ func TestSlowRedisIsBoundedByTimeout(t *testing.T) {
 			require.NoError(t, p.Toxics.RemoveToxic(context.Background(), "slow"))
 		})
 	}
+}
+
+// TestBreakerSkipsAFailingRedis checks that after TripAfter failed decisions the store
+// stops paying the timeout: decisions are made in the degraded mode at once until Cooldown
+// has passed, and then in Redis again.
+func TestBreakerSkipsAFailingRedis(t *testing.T) {
+	t.Parallel()
+	p := proxy(t)
+	c := redis.NewClient(&redis.Options{Addr: p.Listen, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	const timeout, cooldown = 50 * time.Millisecond, 300 * time.Millisecond
+	s := newStore(t, redisstore.Config{Client: c, Prefix: prefix(t, client(t, tollgatetest.RedisAddr(t))),
+		Timeout: timeout, OnError: redisstore.LocalFallback, TripAfter: 3, Cooldown: cooldown, MeterProvider: mp})
+	ctx := context.Background()
+	_, err := s.Take(ctx, "warm", rate, 1)
+	require.NoError(t, err)
+	_, err = p.Toxics.AddToxicJson(strings.NewReader(
+		`{"name":"slow","type":"latency","stream":"downstream","attributes":{"latency":1000}}`))
+	require.NoError(t, err)
+
+	took := func() time.Duration {
+		start := time.Now()
+		res, err := s.Take(ctx, "k", ratelimit.PerSecond(10000), 1)
+		require.NoError(t, err, "LocalFallback decides")
+		assert.True(t, res.Allowed)
+		return time.Since(start)
+	}
+	for i := range 3 {
+		assert.GreaterOrEqual(t, took(), timeout, "decision %d waits for Redis", i)
+	}
+	opened := time.Now()
+	for range 20 {
+		assert.Less(t, took(), timeout/5, "the open breaker does not wait for Redis")
+	}
+	require.NoError(t, p.Toxics.RemoveToxic(ctx, "slow"))
+	time.Sleep(cooldown - time.Since(opened) + 20*time.Millisecond)
+	before := counts(t, reader)["redis"]
+	took()
+	took()
+	assert.Equal(t, before+2, counts(t, reader)["redis"], "after the cooldown Redis decides again")
 }

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -67,6 +69,14 @@ type Config struct {
 	Replicas int
 	// RetryAfter is the Retry-After hint of FailClosed refusals; zero means one second.
 	RetryAfter time.Duration
+	// TripAfter is how many decisions in a row Redis may fail before the store stops asking
+	// it: a circuit breaker then applies OnError at once, without waiting out Timeout, for
+	// Cooldown, after which one decision tries Redis again. A request subject to several
+	// policies thus pays the timeout a few times per outage, not once per policy per
+	// request. Zero means 3; negative turns the breaker off.
+	TripAfter int
+	// Cooldown is how long the breaker stays open; zero means one second.
+	Cooldown time.Duration
 	// MeterProvider receives the store's metrics; nil means the global provider.
 	MeterProvider metric.MeterProvider
 	// Lease turns on the hybrid mode when positive: each process takes Lease units at a time
@@ -98,6 +108,7 @@ type Store struct {
 	guard    bool
 	local    *ratelimit.MemoryStore
 	leases   *leases
+	breaker  *gobreaker.CircuitBreaker[[]int64] // nil when TripAfter is negative
 
 	decisions metric.Int64Counter
 	ok        metric.MeasurementOption
@@ -111,8 +122,8 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("redisstore: Client is required")
 	}
-	if cfg.Timeout < 0 || cfg.Replicas < 0 || cfg.RetryAfter < 0 || cfg.Lease < 0 || cfg.LeaseTTL < 0 {
-		return nil, errors.New("redisstore: Timeout, Replicas, RetryAfter, Lease and LeaseTTL must not be negative")
+	if cfg.Timeout < 0 || cfg.Replicas < 0 || cfg.RetryAfter < 0 || cfg.Lease < 0 || cfg.LeaseTTL < 0 || cfg.Cooldown < 0 {
+		return nil, errors.New("redisstore: Timeout, Replicas, RetryAfter, Lease, LeaseTTL and Cooldown must not be negative")
 	}
 	if cfg.OnError < FailClosed || cfg.OnError > LocalFallback {
 		return nil, fmt.Errorf("redisstore: unknown OnError mode %d", cfg.OnError)
@@ -143,6 +154,20 @@ func New(cfg Config) (*Store, error) {
 			ttl = time.Second
 		}
 		s.leases = newLeases(cfg.Lease, ttl, cfg.Now)
+	}
+	if cfg.TripAfter >= 0 {
+		trip := uint32(cfg.TripAfter)
+		if trip == 0 {
+			trip = 3
+		}
+		s.breaker = gobreaker.NewCircuitBreaker[[]int64](gobreaker.Settings{
+			Name:        "redisstore",
+			MaxRequests: 1,
+			Timeout:     cmp.Or(cfg.Cooldown, time.Second),
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= trip },
+			// A caller that gave up says nothing about Redis.
+			IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		})
 	}
 	if s.mode == LocalFallback {
 		local, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Now: cfg.Now})
@@ -201,7 +226,16 @@ func (s *Store) Take(ctx context.Context, key string, rate ratelimit.Rate, n int
 func (s *Store) take(ctx context.Context, key string, rate ratelimit.Rate, n int) (ratelimit.Result, error) {
 	dctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	v, err := s.eval(dctx, key, rate, n)
+	var (
+		v   []int64
+		err error
+	)
+	if s.breaker != nil {
+		// While open (or trying Redis again) Execute fails at once: no round trip.
+		v, err = s.breaker.Execute(func() ([]int64, error) { return s.eval(dctx, key, rate, n) })
+	} else {
+		v, err = s.eval(dctx, key, rate, n)
+	}
 	if err == nil {
 		s.decisions.Add(ctx, 1, s.ok)
 		return ratelimit.Result{
