@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -97,18 +98,14 @@ func awaitReady(t *testing.T, base string, started time.Time, s *server) time.Du
 type outcome struct {
 	consumer, key string
 	status        int
+	at            time.Time     // when the request was sent
+	took          time.Duration // until the response was read, or the request failed
 }
 
 // load sends createDelivery calls from workers goroutines until stop is closed, each with a
 // fresh Idempotency-Key, round-robin over the consumers' keys, and returns every outcome.
 func load(base string, keys map[string]string, workers int, stop <-chan struct{}) []outcome {
-	consumers := slices.Sorted(func(yield func(string) bool) {
-		for c := range keys {
-			if !yield(c) {
-				return
-			}
-		}
-	})
+	consumers := slices.Sorted(maps.Keys(keys))
 	var (
 		mu  sync.Mutex
 		all []outcome
@@ -128,7 +125,7 @@ func load(base string, keys map[string]string, workers int, stop <-chan struct{}
 				default:
 				}
 				c := consumers[(w+n)%len(consumers)]
-				o := outcome{consumer: c, key: fmt.Sprintf("crash-%d-%d", w, n)}
+				o := outcome{consumer: c, key: fmt.Sprintf("load-%d-%d", w, n), at: time.Now()}
 				req, _ := http.NewRequest(http.MethodPost, base+"/v1/deliveries", bytes.NewReader([]byte(obsDelivery)))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("X-API-Key", keys[c])
@@ -138,7 +135,9 @@ func load(base string, keys map[string]string, workers int, stop <-chan struct{}
 						o.status = resp.StatusCode
 					}
 					resp.Body.Close()
+					o.took = time.Since(o.at)
 				} else {
+					o.took = time.Since(o.at)
 					time.Sleep(2 * time.Millisecond) // the server is restarting
 				}
 				mine = append(mine, o)
@@ -205,7 +204,6 @@ func TestCrashCampaign(t *testing.T) {
 }
 
 func runCrashCampaign(t *testing.T, b crashBackend) {
-	ctx := context.Background()
 	dataDir := t.TempDir()
 	port := freePort(t)
 	base := "http://127.0.0.1:" + port
@@ -221,19 +219,7 @@ func runCrashCampaign(t *testing.T, b crashBackend) {
 	}
 	db := database(t, map[string]string{"DATABASE_URL": getenv("DATABASE_URL")})
 
-	// Consumers on a plan whose daily quota the campaign cannot reach, so most calls are
-	// billable; the per-consumer rate still refuses some, and those must be metered too.
-	authn, closeKeys, err := newAuth(ctx, getenv, db, io.Discard, nil)
-	require.NoError(t, err)
-	keys := map[string]string{}
-	for i := range 16 {
-		c := fmt.Sprintf("crash-%02d", i)
-		issued, err := authn.Keys().Create(ctx, auth.KeySpec{Consumer: c, Plan: "growth", Scopes: []string{scopeRead, scopeWrite}})
-		require.NoError(t, err)
-		keys[c] = issued.Key.Reveal()
-	}
-	closeKeys()
-
+	keys := campaignKeys(t, getenv, db)
 	kills := campaignKills(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	stop := make(chan struct{})
@@ -266,43 +252,81 @@ func runCrashCampaign(t *testing.T, b crashBackend) {
 		t.Fatalf("no exit after SIGTERM:\n%s", srv.out)
 	}
 
-	consumers := slices.Sorted(func(yield func(string) bool) {
-		for c := range keys {
-			if !yield(c) {
-				return
-			}
-		}
-	})
-	stored := b.events(t, dataDir, db, consumers)
+	stored := b.events(t, dataDir, db, slices.Sorted(maps.Keys(keys)))
+	a := auditUsage(t, seen, stored)
+	slices.Sort(restarts)
+	t.Logf("crash campaign (%s): %d kills, %d requests, %d responses seen (%d billable), %d refused or cut off by a kill; "+
+		"%d events stored; lost %d, double-billed %d, duplicate ids %d; restart to ready p50 %v, max %v",
+		b.name, kills, len(seen), a.observed, a.billable, a.unobserved, a.events, a.lost, a.doubled, a.duplicates,
+		restarts[len(restarts)/2].Round(time.Millisecond), restarts[len(restarts)-1].Round(time.Millisecond))
+	a.assertExact(t)
+	assert.Greater(t, a.billable, 10*kills, "the campaign made billable calls between the kills")
+}
 
-	// Index the stored events by Idempotency-Key; ids must be unique.
+// campaignKeys issues keys for 16 consumers in the store the server will open (DATA_DIR or
+// db), on a plan whose daily quota a campaign cannot reach, so most calls are billable;
+// the per-consumer rate still refuses some, and those must be metered too.
+func campaignKeys(t *testing.T, getenv func(string) string, db *pgxpool.Pool) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	authn, closeKeys, err := newAuth(ctx, getenv, db, io.Discard, nil)
+	require.NoError(t, err)
+	defer closeKeys()
+	keys := map[string]string{}
+	for i := range 16 {
+		c := fmt.Sprintf("load-%02d", i)
+		issued, err := authn.Keys().Create(ctx, auth.KeySpec{Consumer: c, Plan: "growth", Scopes: []string{scopeRead, scopeWrite}})
+		require.NoError(t, err)
+		keys[c] = issued.Key.Reveal()
+	}
+	return keys
+}
+
+// usageAudit compares the usage events stored with the responses the clients saw.
+type usageAudit struct {
+	observed   int // complete responses, each of which must have its event
+	billable   int // of those, successful calls, each billed exactly once
+	refused    int // 503s from a saturated meter: refused before running, not metered
+	unobserved int // requests with no complete response
+	events     int // distinct events stored
+	lost       int // responses with no event
+	doubled    int // billable calls billed other than once
+	duplicates int // event ids stored more than once
+}
+
+func auditUsage(t *testing.T, seen []outcome, stored map[string][]metering.Event) usageAudit {
+	t.Helper()
+	var a usageAudit
 	byKey := map[string][]metering.Event{}
 	ids := map[metering.ID]bool{}
-	duplicates := 0
-	for _, c := range consumers {
-		for _, e := range stored[c] {
+	for _, evs := range stored {
+		for _, e := range evs {
 			if ids[e.ID] {
-				duplicates++
+				a.duplicates++
 			}
 			ids[e.ID] = true
 			byKey[e.IdempotencyKey] = append(byKey[e.IdempotencyKey], e)
 		}
 	}
-	var observed, billable, lost, doubled, unobserved int
+	a.events = len(ids)
 	for _, o := range seen {
-		evs := byKey[o.key]
-		if o.status == 0 {
-			unobserved++
+		switch {
+		case o.status == 0:
+			a.unobserved++
+			continue
+		case o.status == http.StatusServiceUnavailable:
+			a.refused++
 			continue
 		}
-		observed++
+		a.observed++
+		evs := byKey[o.key]
 		if len(evs) == 0 {
-			lost++
+			a.lost++
 			t.Errorf("%s: response %d for %s has no usage event", o.consumer, o.status, o.key)
 			continue
 		}
 		if o.status < 400 {
-			billable++
+			a.billable++
 			n := 0
 			for _, e := range evs {
 				if e.Units["deliveries"] > 0 {
@@ -310,20 +334,19 @@ func runCrashCampaign(t *testing.T, b crashBackend) {
 				}
 			}
 			if n != 1 {
-				doubled++
+				a.doubled++
 				t.Errorf("%s: billable call %s has %d billed events", o.consumer, o.key, n)
 			}
 		}
 	}
-	slices.Sort(restarts)
-	t.Logf("crash campaign (%s): %d kills, %d requests, %d responses seen (%d billable), %d refused or cut off by a kill; "+
-		"%d events stored; lost %d, double-billed %d, duplicate ids %d; restart to ready p50 %v, max %v",
-		b.name, kills, len(seen), observed, billable, unobserved, len(ids), lost, doubled, duplicates,
-		restarts[len(restarts)/2].Round(time.Millisecond), restarts[len(restarts)-1].Round(time.Millisecond))
-	assert.Zero(t, lost, "usage events lost")
-	assert.Zero(t, doubled, "billable calls billed other than once")
-	assert.Zero(t, duplicates, "events stored twice")
-	assert.Greater(t, billable, 10*kills, "the campaign made billable calls between the kills")
+	return a
+}
+
+func (a usageAudit) assertExact(t *testing.T) {
+	t.Helper()
+	assert.Zero(t, a.lost, "usage events lost")
+	assert.Zero(t, a.doubled, "billable calls billed other than once")
+	assert.Zero(t, a.duplicates, "events stored twice")
 }
 
 // freePort returns a loopback port nothing listens on, so each restart binds the same one.
