@@ -50,7 +50,12 @@
 // ([SyncNone]). A restart replays whatever the sinks had not acknowledged; acknowledged
 // segments are deleted. A crash can only tear the last record, which the next start cuts
 // off. An event is crash-safe once spooled: within [Config.FlushInterval] of Record, or when
-// [Meter.Flush] returns. A sink that is down only grows its spool; other sinks carry on.
+// [Meter.Flush] returns, or when Record returns under [Config.Durable], which wakes the
+// flusher at once and waits for its write, shared by every Record that arrived meanwhile.
+// Durable is what lets a process killed at any instant lose no call a client saw answered;
+// its price is the fsync each shared write waits for (the example measures it). A sink that
+// is down only grows its spool, up to [Config.MaxSpoolBytes] when set, after which the
+// overflow policy applies as it does for a full disk; other sinks carry on.
 // Each spool directory is locked (flock on Unix; no lock elsewhere), so a second Meter on
 // the same Dir fails in [New] instead of corrupting the first one's spool: give every
 // replica its own Dir.

@@ -39,7 +39,11 @@
 //
 // Every decision is counted in the tollgate.ratelimit.redis.decisions metric, with the
 // outcome "redis" or the name of the degraded mode, so dashboards and alerts see an outage
-// as it happens. When Redis answers again, decisions go back to it on the next call.
+// as it happens. After [Config.TripAfter] failed decisions in a row (3) a circuit breaker
+// (sony/gobreaker) stops asking Redis for [Config.Cooldown] (1s) and applies the mode at
+// once; then one decision tries Redis, and decisions go back to it when it answers. Without
+// the breaker a request under three policies paid the timeout three times while Redis was
+// away: the example served 27 requests per second then, and 1,366 with it.
 //
 // # Hybrid mode
 //
