@@ -229,14 +229,14 @@ func (m *Meter) appendToLanes(events []Event, records [][]byte) error {
 			l.notify()
 			continue
 		}
-		recs := records
+		recs, evs := records, events
 		if len(l.stash) > 0 {
-			recs = append(l.stash[:len(l.stash):len(l.stash)], records...)
+			recs, evs = append(l.stash[:len(l.stash):len(l.stash)], records...), nil
 		}
 		if len(recs) == 0 {
 			continue
 		}
-		if err := l.q.append(nil, recs); err != nil {
+		if err := l.q.append(evs, recs); err != nil {
 			if over := len(recs) - m.cfg.QueueSize; over > 0 {
 				m.metrics.dropped(l.name, over)
 				m.log.Error("metering: events lost: spool unwritable and memory stash full",

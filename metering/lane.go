@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,16 +28,94 @@ type queue interface {
 type spoolQueue struct {
 	s       *spool
 	corrupt func(n int)
+
+	// hot holds the latest appended events as a sink would read them back from the spool
+	// (sinkForm), from sequence hotBase on, so a lane that keeps up delivers them without
+	// reading and decoding what it has just written. A lane that falls behind by more than
+	// hotMax events reads the spool. The flusher appends; the lane reads and trims.
+	mu      sync.Mutex
+	hot     []Event
+	hotBase uint64
+	hotMax  int
+	// fromCopy and fromDisk count the events next returned each way.
+	fromCopy, fromDisk atomic.Int64
 }
 
-func (q *spoolQueue) append(_ []Event, records [][]byte) error { return q.s.append(records) }
-func (q *spoolQueue) ack() error                               { return q.s.ack() }
-func (q *spoolQueue) rewind()                                  { q.s.rewind() }
-func (q *spoolQueue) pending() int64                           { return q.s.pending() }
-func (q *spoolQueue) close() error                             { return q.s.close() }
-func (q *spoolQueue) progress() (uint64, uint64)               { return q.s.progress() }
+func (q *spoolQueue) append(events []Event, records [][]byte) error {
+	base := q.s.appended()
+	if err := q.s.append(records); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(events) != len(records) || q.hotBase+uint64(len(q.hot)) != base {
+		// Records without their events (a stash written late), or a gap: start afresh.
+		clear(q.hot)
+		q.hot, q.hotBase = q.hot[:0], base
+		if len(events) != len(records) {
+			q.hotBase += uint64(len(records))
+			return nil
+		}
+	}
+	for _, e := range events {
+		q.hot = append(q.hot, sinkForm(e))
+	}
+	if over := len(q.hot) - q.hotMax; over > 0 {
+		q.dropHot(over)
+	}
+	return nil
+}
+
+// dropHot forgets the oldest n events of hot. Called with mu held.
+func (q *spoolQueue) dropHot(n int) {
+	n = min(n, len(q.hot))
+	rest := copy(q.hot, q.hot[n:])
+	clear(q.hot[rest:])
+	q.hot = q.hot[:rest]
+	q.hotBase += uint64(n)
+}
+
+// sinkForm is e as DecodeEvent returns it from its spooled record: the time in UTC without
+// a monotonic reading, and no empty Units map.
+func sinkForm(e Event) Event {
+	e.Time = e.Time.UTC()
+	if len(e.Units) == 0 {
+		e.Units = nil
+	}
+	return e
+}
+
+func (q *spoolQueue) ack() error {
+	if err := q.s.ack(); err != nil {
+		return err
+	}
+	// What is acknowledged is never read again, not even after a rewind.
+	_, acked := q.s.progress()
+	q.mu.Lock()
+	if acked > q.hotBase {
+		q.dropHot(int(min(acked-q.hotBase, uint64(len(q.hot)))))
+	}
+	q.mu.Unlock()
+	return nil
+}
+
+func (q *spoolQueue) rewind()                    { q.s.rewind() }
+func (q *spoolQueue) pending() int64             { return q.s.pending() }
+func (q *spoolQueue) close() error               { return q.s.close() }
+func (q *spoolQueue) progress() (uint64, uint64) { return q.s.progress() }
 
 func (q *spoolQueue) next(max int) ([]Event, error) {
+	pos := q.s.readPos()
+	q.mu.Lock()
+	if pos >= q.hotBase && pos < q.hotBase+uint64(len(q.hot)) {
+		from := int(pos - q.hotBase)
+		out := slices.Clone(q.hot[from : from+min(max, len(q.hot)-from)])
+		q.mu.Unlock()
+		q.s.skip(len(out))
+		q.fromCopy.Add(int64(len(out)))
+		return out, nil
+	}
+	q.mu.Unlock()
 	for {
 		recs, err := q.s.read(max)
 		out := make([]Event, 0, len(recs))
@@ -50,6 +130,7 @@ func (q *spoolQueue) next(max int) ([]Event, error) {
 			out = append(out, e)
 		}
 		if err != nil || len(out) > 0 || len(recs) == 0 {
+			q.fromDisk.Add(int64(len(out)))
 			return out, err
 		}
 		// Everything read was skipped: nothing will be delivered to acknowledge it, so

@@ -241,7 +241,7 @@ func New(cfg Config) (*Meter, error) {
 			if sp.corrupt > 0 {
 				m.log.Error("metering: spool had corrupt records", slog.String("sink", name), slog.Int("segments", sp.corrupt))
 			}
-			l.q = &spoolQueue{s: sp, corrupt: func(n int) { m.metrics.corrupted(name, n) }}
+			l.q = &spoolQueue{s: sp, corrupt: func(n int) { m.metrics.corrupted(name, n) }, hotMax: cfg.QueueSize}
 		}
 		m.lanes = append(m.lanes, l)
 	}

@@ -473,6 +473,33 @@ func (s *spool) progress() (uint64, uint64) {
 	return s.next, s.acked
 }
 
+// appended returns the sequence the next appended record gets.
+func (s *spool) appended() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
+// readPos returns the sequence of the next record read returns. Reader only.
+func (s *spool) readPos() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rseq
+}
+
+// skip moves the reader past n records the caller had from elsewhere (the lane's copy of
+// what was just appended). The next read from disk reopens its segment at the new place.
+// Reader only.
+func (s *spool) skip(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rseq += uint64(n)
+	if s.rfile != nil {
+		_ = s.rfile.Close()
+		s.rfile = nil
+	}
+}
+
 // rewind moves the reader back to the first unacknowledged record, so a batch whose
 // delivery was abandoned is read again.
 func (s *spool) rewind() {

@@ -18,13 +18,17 @@
 // Whole-process throughput, with the server alone on one CPU and wrk on the other
 // (benchmarks/scripts/fullstack-wrk, cmd/stackserver; 16 connections, 2 rounds of 5 s):
 //
-//	bare huma    63,000–64,000 req/s   p50 0.24 ms   p99 1.2–1.3 ms
-//	full stack   20,000–21,500 req/s   p50 0.61 ms   p99 9.7–11.7 ms
-//	full/bare    0.33
+//	bare huma    67,000–67,500 req/s   p50 0.24 ms   p99 0.9–1.0 ms
+//	full stack   27,400–29,200 req/s   p50 0.52 ms   p99 4.3–4.9 ms
+//	full/bare    0.42
 //
-// Saturating one core, the stack's per-request work shows fully: a CPU profile of
-// BenchmarkFullStack puts observe's handler at about 13% of samples, and metering's
-// delivery lane, which reads each event back from the spool and decodes its JSON for the
-// local store, at about 12%. Delivering spooled events to a sink without re-decoding them is
-// the first thing to cut.
+// Saturating one core, the stack's per-request work shows fully. A CPU profile of
+// BenchmarkFullStack put observe's handler at about 13% of samples, and metering's
+// delivery lane, reading each event back from the spool and decoding its JSON for the
+// local store, at about 12%. A lane that keeps up now delivers the events it has just
+// spooled from memory (the spool is read only after a restart or while the sink lags),
+// which took the ratio from 0.35 (22,800–25,000 req/s, p99 7.6–9.1 ms) to 0.42 in the same
+// session. Still short of 0.90: observe's spans and RED metrics, the key lookup, the
+// per-request Accumulator and event, and the flusher's and the store's fsyncs on the same
+// two cores.
 package stackbench
