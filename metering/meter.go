@@ -59,8 +59,9 @@ var (
 	// spool write failure; Record then reports ErrQueueFull or ErrNotDurable.
 	ErrSpoolFull = errors.New("metering: spool at MaxSpoolBytes")
 	// ErrNotDurable is returned by Record under Config.Durable when the event was
-	// accepted, and will be delivered unless the process dies, but the spool did not take
-	// it within WriteTimeout. Do not record it again: that would bill it twice.
+	// accepted, and will be delivered unless the process dies, but is not in the spool:
+	// the spool refused the write (full, failing or at MaxSpoolBytes) or did not take it
+	// within WriteTimeout. Do not record it again: that would bill it twice.
 	ErrNotDurable = errors.New("metering: event accepted but not yet spooled")
 )
 
@@ -313,11 +314,13 @@ func setDefault[T comparable](p *T, def T) {
 }
 
 // Record accepts one event for delivery. It never waits for a sink: the event is appended
-// to an in-memory queue that the flusher moves to the spool in batches. Consumer, KeyID and
-// Plan default to the auth.Principal in ctx, TraceID and SpanID to its span, Time to now and
-// ID to a fresh UUIDv7. Cancelling ctx does not affect an accepted event.
+// to an in-memory queue that the flusher moves to the spool in batches (under
+// Config.Durable, Record waits for that write). Consumer, KeyID and Plan default to the
+// auth.Principal in ctx, TraceID and SpanID to its span, Time to now and ID to a fresh
+// UUIDv7. Cancelling ctx does not affect an accepted event.
 //
-// A nil error means the event was accepted and will be delivered. ErrQueueFull means the
+// A nil error means the event was accepted and will be delivered, and under Durable that
+// it is spooled; ErrNotDurable means accepted but not spooled yet. ErrQueueFull means the
 // queue was full and the event could not be spilled; ErrClosed means Close was called; an
 // error wrapping ErrInvalidEvent means the event breaks a limit DecodeEvent enforces (a
 // string over 1024 bytes, not UTF-8 or holding NUL, more than 64 meters, an empty meter

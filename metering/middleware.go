@@ -2,6 +2,7 @@ package metering
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -184,7 +185,11 @@ func (m *Meter) finish(ctx context.Context, acc *Accumulator, spec opSpec, op st
 	}
 	// The request context may already be cancelled; Record does not care.
 	// The meter names were checked where they were declared: Units and Accumulator.Add.
-	if err := m.record(ctx, ev, false); err != nil {
+	switch err := m.record(ctx, ev, false); {
+	case errors.Is(err, ErrNotDurable):
+		m.log.WarnContext(ctx, "metering: usage event accepted but not yet spooled", slog.String("operation", op),
+			slog.Int("status", status), slog.Any("err", err))
+	case err != nil:
 		m.log.ErrorContext(ctx, "metering: usage event not accepted", slog.String("operation", op),
 			slog.Int("status", status), slog.Any("err", err))
 	}
