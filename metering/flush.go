@@ -170,25 +170,61 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 	}
 	var records [][]byte
 	if m.cfg.Dir != "" {
-		records = make([][]byte, 0, len(events))
-		w := 0
-		for i := range events {
-			b, err := events[i].MarshalJSON()
-			if err != nil {
-				// Record refuses what cannot be encoded, so this is an event that bypassed
-				// it; losing it must not cost the rest of the batch, already taken from buf.
-				m.metrics.invalid(1)
-				m.log.Error("metering: event lost: cannot encode it", slog.Any("err", err))
-				continue
-			}
-			records = append(records, b)
-			events[w] = events[i]
-			w++
-		}
-		events = events[:w]
+		records = m.enc.encode(events, func(err error) {
+			// Record refuses what cannot be encoded, so this is an event that bypassed it;
+			// losing it must not cost the rest of the batch, already taken from buf.
+			m.metrics.invalid(1)
+			m.log.Error("metering: event lost: cannot encode it", slog.Any("err", err))
+		})
+		events = events[:len(records)]
 	}
-	return m.appendToLanes(events, records)
+	err := m.appendToLanes(events, records)
+	if m.stashedEvents() > 0 {
+		m.enc.release() // a stash keeps records that point into the encoder's buffers
+	}
+	return err
 }
+
+// encoder turns batches of events into spool records without allocating in the steady
+// state: every record of a batch is a slice of one buffer, and both the buffer and the
+// slice of records are reused by the next batch. Whoever keeps records past the next
+// encode (a lane's stash) must call release first.
+type encoder struct {
+	buf  []byte
+	recs [][]byte
+}
+
+// encode encodes events in place, compacting away those that cannot be encoded (after
+// reporting each to lost), and returns one record per event kept, in order.
+func (e *encoder) encode(events []Event, lost func(error)) [][]byte {
+	buf, recs := e.buf[:0], e.recs[:0]
+	w := 0
+	for i := range events {
+		start := len(buf)
+		b, err := events[i].AppendJSON(buf)
+		if err != nil {
+			lost(err)
+			buf = b[:start]
+			continue
+		}
+		buf = b
+		recs = append(recs, buf[start:len(buf):len(buf)])
+		events[w] = events[i]
+		w++
+	}
+	clear(events[w:])
+	// A record keeps the array it was cut from: when buf grew mid-batch, the early records
+	// point into an older array, which stays valid. Keep the last one unless it is huge.
+	if cap(buf) <= maxKeptWriteBuf {
+		e.buf, e.recs = buf, recs
+	} else {
+		e.release()
+	}
+	return recs
+}
+
+// release drops the buffers, leaving records already returned to their holders.
+func (e *encoder) release() { e.buf, e.recs = nil, nil }
 
 // complete fills in what Record left for the flusher.
 func (m *Meter) complete(ev *Event) {

@@ -156,6 +156,7 @@ type Meter struct {
 
 	flushMu sync.Mutex // serialises moving events from buf (or a spill) into the lanes
 	spare   []Event    // the buffer swapped in at the next flush
+	enc     encoder    // encodes spooled batches, under flushMu
 	recent  *idWindow
 	// backlogged says the last flush found no room in a memory lane; the lane kicks the
 	// flusher when it frees some.
@@ -326,12 +327,13 @@ func setDefault[T comparable](p *T, def T) {
 // string over 1024 bytes, not UTF-8 or holding NUL, more than 64 meters, an empty meter
 // name, a negative number or a status above 999), which no sink could take back.
 func (m *Meter) Record(ctx context.Context, ev Event) error {
-	return m.record(ctx, ev, true)
+	return m.record(ctx, &ev, true)
 }
 
 // record is Record; checkUnits is false when the meter names were checked where they were
-// declared (the middleware's events).
-func (m *Meter) record(ctx context.Context, ev Event, checkUnits bool) error {
+// declared (the middleware's events). It takes the event by pointer (it does not keep it):
+// an Event is about 250 bytes, and each copy of it costs as much as the append.
+func (m *Meter) record(ctx context.Context, ev *Event, checkUnits bool) error {
 	if ev.Consumer == "" {
 		if p := auth.FromContext(ctx); p != nil {
 			ev.Consumer, ev.Plan = p.Consumer, p.Plan
@@ -363,9 +365,9 @@ func (m *Meter) record(ctx context.Context, ev Event, checkUnits bool) error {
 	}
 	if len(m.buf) >= m.cfg.QueueSize {
 		m.mu.Unlock()
-		return m.overflow(ev)
+		return m.overflow(*ev)
 	}
-	m.buf = append(m.buf, ev)
+	m.buf = append(m.buf, *ev)
 	if m.cfg.Durable {
 		seq := m.taken + uint64(len(m.buf))
 		m.mu.Unlock()

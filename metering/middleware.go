@@ -116,7 +116,11 @@ func (m *Meter) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
 		if op != nil {
 			opID = op.OperationID
 		}
-		reqBytes, _ := strconv.ParseInt(ctx.Header("Content-Length"), 10, 64)
+		var reqBytes int64
+		if cl := ctx.Header("Content-Length"); cl != "" {
+			// Only a present header is parsed: ParseInt's error for "" allocates.
+			reqBytes, _ = strconv.ParseInt(cl, 10, 64)
+		}
 		defer func() {
 			status := ctx.Status()
 			if p := recover(); p != nil {
@@ -185,7 +189,7 @@ func (m *Meter) finish(ctx context.Context, acc *Accumulator, spec opSpec, op st
 	}
 	// The request context may already be cancelled; Record does not care.
 	// The meter names were checked where they were declared: Units and Accumulator.Add.
-	switch err := m.record(ctx, ev, false); {
+	switch err := m.record(ctx, &ev, false); {
 	case errors.Is(err, ErrNotDurable):
 		m.log.WarnContext(ctx, "metering: usage event accepted but not yet spooled", slog.String("operation", op),
 			slog.Int("status", status), slog.Any("err", err))

@@ -84,7 +84,16 @@ type spool struct {
 	fsync func(*os.File) error
 	// lock holds the directory's lock file open (and so locked) until close.
 	lock *os.File
+	// ackf is the ack file, opened on the first ack and overwritten in place.
+	ackf *os.File
+	// wbuf is the appender's frame buffer, reused from one append to the next so that a
+	// busy spool does not allocate (and the GC scan) a fresh buffer per batch.
+	wbuf []byte
 }
+
+// maxKeptWriteBuf bounds the frame buffer an append keeps for the next one; a rare huge
+// batch does not pin its buffer for good.
+const maxKeptWriteBuf = 4 << 20
 
 func openSpool(dir string, sync SyncPolicy, segSize int64) (*spool, error) {
 	if segSize <= 0 {
@@ -271,12 +280,19 @@ func (s *spool) append(records [][]byte) error {
 	if len(records) == 0 {
 		return nil
 	}
-	var buf []byte
+	// Only the single appender touches wbuf, so it is filled before taking the lock that
+	// the reader shares.
+	buf := s.wbuf[:0]
 	for _, r := range records {
 		if len(r) > maxRecordSize {
 			return fmt.Errorf("metering: event of %d bytes exceeds the %d byte limit", len(r), maxRecordSize)
 		}
 		buf = appendFrame(buf, r)
+	}
+	if cap(buf) <= maxKeptWriteBuf {
+		s.wbuf = buf
+	} else {
+		s.wbuf = nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -418,26 +434,24 @@ func (s *spool) ack() error {
 	return nil
 }
 
+// writeAck records the acknowledged sequence by overwriting the ack file's 12 bytes in
+// place. It does not fsync, and needs no rename: the ack only saves work after a restart.
+// An ack older than the truth (lost in a machine crash) redelivers events the sinks
+// already have, which they deduplicate by id; a torn one fails its CRC and redelivers
+// everything still spooled. Opening, syncing and renaming a fresh file per batch used to
+// cost more than the rest of a lane's delivery.
 func (s *spool) writeAck() error {
 	var b [12]byte
 	binary.BigEndian.PutUint64(b[0:8], s.acked)
 	binary.BigEndian.PutUint32(b[8:12], crc32.Checksum(b[0:8], castagnoli))
-	tmp := filepath.Join(s.dir, ackFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("metering: spool ack: %w", err)
+	if s.ackf == nil {
+		f, err := os.OpenFile(filepath.Join(s.dir, ackFile), os.O_CREATE|os.O_RDWR, 0o640)
+		if err != nil {
+			return fmt.Errorf("metering: spool ack: %w", err)
+		}
+		s.ackf = f
 	}
-	_, err = f.Write(b[:])
-	if err == nil && s.sync == SyncBatch {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(s.dir, ackFile))
-	}
-	if err != nil {
+	if _, err := s.ackf.WriteAt(b[:], 0); err != nil {
 		return fmt.Errorf("metering: spool ack: %w", err)
 	}
 	return nil
@@ -528,6 +542,14 @@ func (s *spool) close() error {
 	if s.rfile != nil {
 		_ = s.rfile.Close()
 		s.rfile = nil
+	}
+	if s.ackf != nil {
+		// A clean close leaves the ack on disk, so a restart redelivers nothing.
+		if s.sync == SyncBatch {
+			_ = s.ackf.Sync()
+		}
+		_ = s.ackf.Close()
+		s.ackf = nil
 	}
 	if s.lock != nil {
 		_ = s.lock.Close() // releases the flock

@@ -165,3 +165,51 @@ func TestSpoolFsyncFailureDiscardsTheBatch(t *testing.T) {
 	defer s.close()
 	assert.Equal(t, strs(recs(2, 1)), readAll(t, s, 10), "after reopen")
 }
+
+// TestSpoolAckInPlace: the ack is overwritten in place, so what a process wrote before it
+// died (without close) is what the next open reads; an ack damaged on disk redelivers
+// everything still spooled rather than skipping a record.
+func TestSpoolAckInPlace(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, path string)
+		want   []string
+	}{
+		{"written, not closed", func(*testing.T, string) {}, strs(recs(4, 2))},
+		{"torn", func(t *testing.T, path string) {
+			require.NoError(t, os.Truncate(path, 7))
+		}, strs(recs(0, 6))},
+		{"flipped bit", func(t *testing.T, path string) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			b[3] ^= 0x10
+			require.NoError(t, os.WriteFile(path, b, 0o640))
+		}, strs(recs(0, 6))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s, err := openSpool(dir, SyncBatch, 0)
+			require.NoError(t, err)
+			require.NoError(t, s.append(recs(0, 6)))
+			for _, n := range []int{1, 3} { // two acks: the second overwrites the first
+				got, err := s.read(n)
+				require.NoError(t, err)
+				require.Len(t, got, n)
+				require.NoError(t, s.ack())
+			}
+			// Abandon s as a killed process would: its descriptors stay open, nothing
+			// more is written, and the directory lock is released by hand.
+			require.NoError(t, s.lock.Close())
+			s.lock = nil
+			t.Cleanup(func() { _ = s.close() }) // only closes its descriptors, writes nothing
+			tc.damage(t, filepath.Join(dir, ackFile))
+
+			s2, err := openSpool(dir, SyncBatch, 0)
+			require.NoError(t, err)
+			defer s2.close()
+			assert.Equal(t, tc.want, readAll(t, s2, 10))
+		})
+	}
+}

@@ -36,6 +36,9 @@ type Store struct {
 	hours  map[hourKey]*aggregate
 	events []Event // memory mode only
 	closed bool
+	// batch and enc are Write's scratch space, reused under mu.
+	batch map[ID]struct{}
+	enc   encoder
 }
 
 type hourKey struct {
@@ -89,25 +92,28 @@ func (s *Store) Write(ctx context.Context, events []Event) error {
 		return ErrClosed
 	}
 	fresh := make([]Event, 0, len(events))
-	batch := make(map[ID]struct{}, len(events))
+	if s.batch == nil {
+		s.batch = make(map[ID]struct{}, len(events))
+	}
+	clear(s.batch)
 	for _, e := range events {
 		if _, dup := s.ids[e.ID]; dup {
 			continue
 		}
-		if _, dup := batch[e.ID]; dup {
+		if _, dup := s.batch[e.ID]; dup {
 			continue
 		}
-		batch[e.ID] = struct{}{}
+		s.batch[e.ID] = struct{}{}
 		fresh = append(fresh, e)
 	}
-	if s.log != nil {
-		recs := make([][]byte, len(fresh))
-		for i := range fresh {
-			b, err := fresh[i].MarshalJSON()
-			if err != nil {
-				return err
-			}
-			recs[i] = b
+	if s.log != nil && len(fresh) > 0 {
+		var bad error
+		recs := s.enc.encode(fresh, func(err error) { bad = cmp.Or(bad, err) })
+		if bad != nil {
+			// The Meter never hands over an event it cannot encode; another caller learns
+			// which batch was refused, and nothing of it is stored.
+			s.enc.release()
+			return bad
 		}
 		if err := s.log.append(recs); err != nil {
 			return err
