@@ -66,7 +66,9 @@ func (l *Limiter) Check(ctx context.Context, r *Request, cost int, extra ...Poli
 }
 
 func (l *Limiter) check(ctx context.Context, r *Request, cost int, ops []policy) (Decision, error) {
-	all := make([]*policy, 0, len(l.policies)+len(ops))
+	// Room for the usual handful of policies on the stack; more spill to the heap.
+	var allBuf [8]*policy
+	all := allBuf[:0]
 	for i := range l.policies {
 		all = append(all, &l.policies[i])
 	}
@@ -91,7 +93,8 @@ func (l *Limiter) check(ctx context.Context, r *Request, cost int, ops []policy)
 		rate Rate
 		key  string
 	}
-	todo := make([]applied, 0, len(all))
+	var todoBuf [8]applied
+	todo := todoBuf[:0]
 	for _, p := range all {
 		rate := p.rateFor(ctx)
 		if rate.IsZero() {
@@ -101,8 +104,11 @@ func (l *Limiter) check(ctx context.Context, r *Request, cost int, ops []policy)
 		if !ok {
 			continue
 		}
+		// The store key, built in one concatenation.
 		if p.perOp {
-			key += "|o:" + r.Operation
+			key = p.Name + "\x00" + key + "|o:" + r.Operation
+		} else {
+			key = p.Name + "\x00" + key
 		}
 		if c := rate.Capacity(); int64(cost) > c {
 			return Decision{}, &CostError{Policy: p.Name, Cost: int64(cost), Capacity: c}
@@ -116,7 +122,7 @@ func (l *Limiter) check(ctx context.Context, r *Request, cost int, ops []policy)
 		if !d.Allowed {
 			n = 0
 		}
-		res, err := l.Take(ctx, a.p.Name+"\x00"+a.key, rate, n)
+		res, err := l.Take(ctx, a.key, rate, n)
 		if err != nil {
 			return Decision{}, err
 		}

@@ -112,10 +112,42 @@ func parseItems[T any](v string, conv func(sfItem) (T, error)) ([]T, error) {
 // the request was refused, and the legacy X-RateLimit fields when legacy is set. now dates
 // the calendar windows advertised for quotas.
 func (d Decision) SetHeaders(h http.Header, now time.Time, legacy bool) {
-	if len(d.Policies) == 0 {
-		return
+	f := d.fields(now, legacy)
+	for _, kv := range f.kv[:f.n] {
+		h[kv[0]] = []string{kv[1]}
 	}
-	var pol, lim []byte
+}
+
+// canonical forms of the header names, as http.Header keys them: writing these spares net/http
+// a canonicalisation (and an allocation) per request.
+var (
+	canonRateLimit       = http.CanonicalHeaderKey(HeaderRateLimit)
+	canonRateLimitPolicy = http.CanonicalHeaderKey(HeaderRateLimitPolicy)
+	canonLegacyLimit     = http.CanonicalHeaderKey(headerLegacyLimit)
+	canonLegacyRemaining = http.CanonicalHeaderKey(headerLegacyRemaining)
+	canonLegacyReset     = http.CanonicalHeaderKey(headerLegacyReset)
+)
+
+// headerFields are the header fields of a decision, in an array so that building them
+// allocates only their values.
+type headerFields struct {
+	kv [6][2]string
+	n  int
+}
+
+func (f *headerFields) add(k, v string) {
+	f.kv[f.n] = [2]string{k, v}
+	f.n++
+}
+
+func (d Decision) fields(now time.Time, legacy bool) headerFields {
+	var f headerFields
+	if len(d.Policies) == 0 {
+		return f
+	}
+	// Big enough for a few policies on the stack; string() copies out of them.
+	var polBuf, limBuf [128]byte
+	pol, lim := polBuf[:0], limBuf[:0]
 	for i, p := range d.Policies {
 		if i > 0 {
 			pol, lim = append(pol, ", "...), append(lim, ", "...)
@@ -131,17 +163,18 @@ func (d Decision) SetHeaders(h http.Header, now time.Time, legacy bool) {
 		lim = append(lim, ";t="...)
 		lim = strconv.AppendInt(lim, ceilSeconds(p.ResetAfter), 10)
 	}
-	h.Set(HeaderRateLimitPolicy, string(pol))
-	h.Set(HeaderRateLimit, string(lim))
+	f.add(canonRateLimitPolicy, string(pol))
+	f.add(canonRateLimit, string(lim))
 	if !d.Allowed {
-		h.Set(HeaderRetryAfter, retryAfter(d.RetryAfter))
+		f.add(HeaderRetryAfter, retryAfter(d.RetryAfter))
 	}
 	if legacy {
 		m := d.mostRestrictive()
-		h.Set(headerLegacyLimit, itoa(m.Rate.Quota))
-		h.Set(headerLegacyRemaining, itoa(max(m.Remaining, 0)))
-		h.Set(headerLegacyReset, itoa(ceilSeconds(m.ResetAfter)))
+		f.add(canonLegacyLimit, itoa(m.Rate.Quota))
+		f.add(canonLegacyRemaining, itoa(max(m.Remaining, 0)))
+		f.add(canonLegacyReset, itoa(ceilSeconds(m.ResetAfter)))
 	}
+	return f
 }
 
 // mostRestrictive is the refused policy with the longest wait, or the policy with the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/tollgate-dev/tollgate/internal/clientip"
 	"github.com/tollgate-dev/tollgate/internal/problem"
 )
 
@@ -45,24 +46,32 @@ func (l *Limiter) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
 			next(ctx)
 			return
 		}
-		req := &Request{Method: ctx.Method(), Path: ctx.URL().Path, Header: ctx.Header}
+		req := Request{Method: ctx.Method(), Path: ctx.URL().Path, Header: ctx.Header}
 		if op != nil {
 			req.Operation = op.OperationID
 		}
-		req.ClientIP = l.ip.ClientIP(l.peerRequest(ctx))
-		h := http.Header{}
-		newErr := func(status int, msg string, errs ...error) huma.StatusError {
+		if len(l.ip.TrustedProxies) == 0 {
+			req.ClientIP = clientip.Peer(ctx.RemoteAddr())
+		} else {
+			req.ClientIP = l.ip.ClientIP(l.peerRequest(ctx))
+		}
+		f, err := l.decide(ctx.Context(), &req, o, func(status int, msg string, errs ...error) huma.StatusError {
 			return huma.NewErrorWithContext(ctx, status, msg, errs...)
-		}
-		err := l.decide(ctx.Context(), req, o, h, newErr)
-		for k, vs := range h {
-			for _, v := range vs {
-				ctx.AppendHeader(k, v)
-			}
-		}
+		})
 		if err != nil {
+			var he huma.HeadersError
+			if errors.As(err, &he) {
+				for k, vs := range he.GetHeaders() {
+					for _, v := range vs {
+						ctx.AppendHeader(k, v)
+					}
+				}
+			}
 			writeHuma(api, ctx, err)
 			return
+		}
+		for _, kv := range f.kv[:f.n] {
+			ctx.AppendHeader(kv[0], kv[1])
 		}
 		next(ctx)
 	}
@@ -124,44 +133,50 @@ func (l *Limiter) handler(next http.Handler, op string, o *operationPolicy) http
 		if name == "" {
 			name = r.Pattern
 		}
-		req := &Request{Operation: name, Method: r.Method, Path: r.URL.Path, ClientIP: l.ip.ClientIP(r), Header: r.Header.Get}
-		h := http.Header{}
-		if err := l.decide(r.Context(), req, o, h, huma.NewError); err != nil {
-			problem.Write(w, r, err) // the error carries h
+		req := Request{Operation: name, Method: r.Method, Path: r.URL.Path, ClientIP: l.ip.ClientIP(r), Header: r.Header.Get}
+		f, err := l.decide(r.Context(), &req, o, huma.NewError)
+		if err != nil {
+			problem.Write(w, r, err) // the error carries its headers
 			return
 		}
-		for k, vs := range h {
-			w.Header()[k] = vs
+		h := w.Header()
+		for _, kv := range f.kv[:f.n] {
+			h[kv[0]] = []string{kv[1]}
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// decide runs the policies for one request, sets the headers in h and returns the error to
-// send, or nil to proceed.
-func (l *Limiter) decide(ctx context.Context, req *Request, o *operationPolicy, h http.Header, newErr newErrorFunc) error {
+// decide runs the policies for one request. It returns the header fields to send with an
+// allowed request, or the error to send instead, which carries its own headers (the
+// decision's fields, Retry-After).
+func (l *Limiter) decide(ctx context.Context, req *Request, o *operationPolicy, newErr newErrorFunc) (headerFields, error) {
 	cost := o.cost
 	if n, ok := CostFromContext(ctx); ok {
 		cost = n
 	}
 	if cost < 0 {
-		return newErr(http.StatusInternalServerError, "invalid request cost")
+		return headerFields{}, newErr(http.StatusInternalServerError, "invalid request cost")
 	}
 	d, err := l.check(ctx, req, cost, o.policies)
 	if err != nil {
 		if errors.Is(err, errInvalidRate) {
-			return newErr(http.StatusInternalServerError, "invalid rate limit policy")
+			return headerFields{}, newErr(http.StatusInternalServerError, "invalid rate limit policy")
 		}
 		if ce := (*CostError)(nil); errors.As(err, &ce) {
-			return newErr(http.StatusBadRequest, ce.Error())
+			return headerFields{}, newErr(http.StatusBadRequest, ce.Error())
 		}
-		return l.unavailable(err, h, newErr)
+		return headerFields{}, l.unavailable(err, http.Header{}, newErr)
 	}
-	d.SetHeaders(h, l.now(), l.legacy)
+	f := d.fields(l.now(), l.legacy)
 	if !d.Allowed {
-		return l.refusal(d, h, newErr)
+		h := make(http.Header, f.n)
+		for _, kv := range f.kv[:f.n] {
+			h[kv[0]] = []string{kv[1]}
+		}
+		return headerFields{}, l.refusal(d, h, newErr)
 	}
-	return nil
+	return f, nil
 }
 
 // writeHuma writes err the way huma.WriteErr writes its own errors (content negotiation,

@@ -61,6 +61,11 @@ func (res Resolver) ClientIP(r *http.Request) netip.Addr {
 	return peer
 }
 
+// Peer returns the address of a connection's peer from its "ip:port" form
+// (http.Request.RemoteAddr), or the zero Addr when it cannot be parsed. It is ClientIP for a
+// Resolver that trusts no proxy, without a request to read it from.
+func Peer(remoteAddr string) netip.Addr { return parseHostPort(remoteAddr) }
+
 func (res Resolver) trusted(a netip.Addr) bool {
 	for _, p := range res.TrustedProxies {
 		if p.Contains(a) {
