@@ -1,7 +1,7 @@
 // Command stackserver serves the benchmark's operation bare and behind the full stack, on
 // two loopback ports, for load generators such as wrk (see benchmarks/scripts/fullstack-wrk).
 //
-//	stackserver -bare 127.0.0.1:9001 -full 127.0.0.1:9002 [-sampled]
+//	stackserver -bare 127.0.0.1:9001 -full 127.0.0.1:9002 [-sampled] [-cpuprofile cpu.out]
 //
 // It prints the API key the full stack accepts, then serves until interrupted.
 package main
@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -25,7 +26,21 @@ func main() {
 	bareAddr := flag.String("bare", "127.0.0.1:9001", "address of the bare server")
 	fullAddr := flag.String("full", "127.0.0.1:9002", "address of the full stack")
 	sampled := flag.Bool("sampled", false, "sample every trace")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	sampler := sdktrace.NeverSample()
 	if *sampled {
 		sampler = sdktrace.AlwaysSample()
