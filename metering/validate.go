@@ -35,10 +35,15 @@ func (e *Event) validateAttrs() error { return e.validateAttrsMemo(nil) }
 // every string.
 func (e *Event) validateAttrsMemo(memo *checkedStrings) error {
 	if memo != nil {
-		attrs := [...]string{e.Source, e.Type, e.Consumer, e.Operation, e.KeyID, e.Plan, e.IdempotencyKey}
-		for _, s := range attrs {
-			if err := memo.check(s); err != nil {
-				return err
+		// Field by field: the common case (each string empty or remembered) stays in
+		// memo.known, inlined, with no array of strings copied.
+		if !memo.known(e.Source) || !memo.known(e.Type) || !memo.known(e.Consumer) ||
+			!memo.known(e.Operation) || !memo.known(e.KeyID) || !memo.known(e.Plan) ||
+			!memo.known(e.IdempotencyKey) {
+			for _, s := range [...]string{e.Source, e.Type, e.Consumer, e.Operation, e.KeyID, e.Plan, e.IdempotencyKey} {
+				if err := memo.check(s); err != nil {
+					return err
+				}
 			}
 		}
 		return e.validateNumbers()
@@ -97,18 +102,30 @@ type checkedSlot struct {
 	n   atomic.Int64
 }
 
+func (c *checkedStrings) slot(p *byte) *checkedSlot {
+	h := uintptr(unsafe.Pointer(p))
+	return &c.slots[(h>>3^h>>9)%uintptr(len(c.slots))]
+}
+
+// known reports whether s is empty or remembered as checked.
+func (c *checkedStrings) known(s string) bool {
+	if len(s) == 0 {
+		return true
+	}
+	p := unsafe.StringData(s)
+	sl := c.slot(p)
+	seq := sl.seq.Load()
+	return seq&1 == 0 && sl.ptr.Load() == p && sl.n.Load() == int64(len(s)) && sl.seq.Load() == seq
+}
+
 // check is checkString, remembered.
 func (c *checkedStrings) check(s string) error {
-	if len(s) == 0 {
+	if c.known(s) {
 		return nil
 	}
 	p := unsafe.StringData(s)
-	h := uintptr(unsafe.Pointer(p))
-	sl := &c.slots[(h>>3^h>>9)%uintptr(len(c.slots))]
+	sl := c.slot(p)
 	seq := sl.seq.Load()
-	if seq&1 == 0 && sl.ptr.Load() == p && sl.n.Load() == int64(len(s)) && sl.seq.Load() == seq {
-		return nil
-	}
 	if err := checkString(s); err != nil {
 		return err
 	}
