@@ -1,7 +1,7 @@
 // Command stackserver serves the benchmark's operation bare and behind the full stack, on
 // two loopback ports, for load generators such as wrk (see benchmarks/scripts/fullstack-wrk).
 //
-//	stackserver -bare 127.0.0.1:9001 -full 127.0.0.1:9002 [-sampled] [-cpuprofile cpu.out]
+//	stackserver -bare 127.0.0.1:9001 -full 127.0.0.1:9002 [-sampled] [-cpuprofile cpu.out] [-layers observe,auth]
 //
 // It prints the API key the full stack accepts, then serves until interrupted.
 package main
@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -27,6 +28,8 @@ func main() {
 	fullAddr := flag.String("full", "127.0.0.1:9002", "address of the full stack")
 	sampled := flag.Bool("sampled", false, "sample every trace")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	layers := flag.String("layers", "observe,auth,meter,spool,limit",
+		"the layers the -full address serves, comma-separated: observe, auth, meter (in memory), spool (meter to a spool), limit")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -50,7 +53,25 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	st, err := stackbench.Full(sampler, dir)
+	l := stackbench.Layers{Sampler: sampler}
+	for _, name := range strings.Split(*layers, ",") {
+		switch name {
+		case "observe":
+			l.Observe = true
+		case "auth":
+			l.Auth = true
+		case "meter":
+			l.Meter = true
+		case "spool":
+			l.Meter, l.Dir = true, dir
+		case "limit":
+			l.Limit = true
+		case "":
+		default:
+			log.Fatalf("unknown layer %q", name)
+		}
+	}
+	st, err := stackbench.Compose(l)
 	if err != nil {
 		log.Fatal(err)
 	}
