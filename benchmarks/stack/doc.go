@@ -1,34 +1,73 @@
 // Package stackbench measures what a user runs: one trivial huma operation served bare and
 // behind the README's whole composition (observe with RED metrics and tracing, API-key
-// auth, metering with a durable spool, an in-process limit that never rejects), over real
-// loopback HTTP, interleaved request by request in one run.
+// auth, metering spooled to disk, an in-process limit that never rejects).
 //
 //	go -C benchmarks test -run '^$' -bench FullStack -benchtime 5000x -count 2 ./stack/
+//	go -C benchmarks test -run '^$' -bench Layers -benchtime 100000x ./stack/
+//	benchmarks/scripts/fullstack-wrk [-sampled]
+//	LAYERS="observe observe,auth observe,auth,meter observe,auth,spool observe,auth,spool,limit" \
+//	  benchmarks/scripts/fullstack-wrk
 //
-// On a 2-core amd64 machine, client and both servers sharing the cores, four runs gave:
+// # One client, loopback HTTP
+//
+// BenchmarkFullStack sends one request to each server per iteration, interleaved, with
+// client and servers sharing a 2-core amd64 VM. Two runs:
 //
 //	tracing     full / bare mean latency   bare p50 / p99    full p50 / p99
-//	unsampled   1.35–1.50                  23 µs / 160–200   34 µs / 240–250
-//	sampled     1.49–1.54                  27 µs / 250–320   43 µs / 700–715
+//	unsampled   1.29–1.37                  32–33 µs / 166–176   43–44 µs / 231–235
+//	sampled     1.48–1.51                  33–35 µs / 173–229   48–52 µs / 251–298
 //
-// So the whole stack adds about 11 µs per request at the median (16 µs sampled), and serves
-// 0.67–0.74× of bare huma's requests per second from one sequential client: short of the
-// 0.90× goal.
+// The stack adds about 11 µs at the median (15 µs sampled) to a request that takes 33 µs
+// bare, most of which is the client and the loopback.
 //
-// Whole-process throughput, with the server alone on one CPU and wrk on the other
-// (benchmarks/scripts/fullstack-wrk, cmd/stackserver; 16 connections, 2 rounds of 5 s):
+// # Whole process, one core
 //
-//	bare huma    67,000–67,500 req/s   p50 0.24 ms   p99 0.9–1.0 ms
-//	full stack   27,400–29,200 req/s   p50 0.52 ms   p99 4.3–4.9 ms
-//	full/bare    0.42
+// fullstack-wrk pins stackserver to CPU 0 and wrk to CPU 1, so the server's one core is
+// saturated and every microsecond of the stack's work shows. Runs in one session, each
+// with rounds alternating bare and full:
 //
-// Saturating one core, the stack's per-request work shows fully. A CPU profile of
-// BenchmarkFullStack put observe's handler at about 13% of samples, and metering's
-// delivery lane, reading each event back from the spool and decoding its JSON for the
-// local store, at about 12%. A lane that keeps up now delivers the events it has just
-// spooled from memory (the spool is read only after a restart or while the sink lags),
-// which took the ratio from 0.35 (22,800–25,000 req/s, p99 7.6–9.1 ms) to 0.42 in the same
-// session. Still short of 0.90: observe's spans and RED metrics, the key lookup, the
-// per-request Accumulator and event, and the flusher's and the store's fsyncs on the same
-// two cores.
+//	full/bare req/s, unsampled   0.41–0.49   (the code before the changes below: 0.39–0.40)
+//	full/bare req/s, sampled     0.36
+//	bare                         38,000–51,000 req/s
+//	full                         17,000–24,000 req/s, p99 3.3–5.6 ms in 11 of 12 rounds
+//	                             (9.9 ms in one); before the changes 6.2–8.0 ms
+//
+// The timings of this VM swing by up to 1.5× from one run to the next, so read ranges,
+// not digits. LAYERS shows each layer's step; one run gave observe 0.94, +auth 0.74,
+// +metering in memory 0.68, spooled 0.57, +the limiter 0.47.
+//
+// # Where the time goes
+//
+// A CPU profile of stackserver under wrk (-cpuprofile) at about 22,000 req/s puts roughly
+// 45 µs of CPU on each request: 14 µs in the response's write system call, 3–4 µs reading
+// the request, 4.4 µs in huma's own handler, and for the stack about 2.2 µs in observe (a
+// span, two OTel metric instruments), 1.1 µs in auth, 1.7 µs in the metering middleware,
+// 1.8 µs in the limiter, and 1.5–3 µs per event in metering's flusher and delivery lane
+// (encoding, spool and store writes, fsyncs). Bare huma's request costs about 22 µs, of
+// which 6–7 µs is the write.
+//
+// That write is the surprise: measured layer by layer, the same write system call costs
+// 6.9 µs per response behind bare huma and 13.3 µs behind the full stack (stackserver
+// -cpuprofile, net/http's checkConnErrorWriter.Write per request served), though the
+// response is only about 150 bytes larger. The likely
+// cause is the kernel waking the client's idle thread on the other CPU for each response
+// once the server is the slower side; whatever the cause, each microsecond of user-space
+// work costs more than a microsecond of throughput here.
+//
+// What was cut after profiling, in the order found:
+//
+//   - metering re-encoded each event into a fresh buffer and grew a frame buffer from nil
+//     per batch: now reused buffers, 9.8 KB → 3.7 KB allocated per request (BenchmarkLayers).
+//   - each acknowledgement of a spooled batch created, fsynced and renamed an ack file, a
+//     third of the delivery lane's CPU: now 12 bytes overwritten in place.
+//   - the limiter built a scratch http.Header and an http.Request per call: 20 → 9
+//     allocations per request.
+//   - Record scanned every attribute string of every event; the recurring ones are now
+//     remembered (see the metering package).
+//
+// The 0.90× goal is missed. What remains is spread over the four layers, each already
+// within reach of its peer (observe at 0.17× otelhttp's overhead, the limiter on par with
+// httprate, metering's sinks at 0.86–0.93× raw clients), against a bare request that does
+// almost nothing: 0.90× would leave the whole stack about 2.5 µs per request, about what
+// observe's one span and two metric records cost in the OTel SDK alone.
 package stackbench
