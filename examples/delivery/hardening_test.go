@@ -92,8 +92,9 @@ func TestServerHardening(t *testing.T) {
 			}
 		}
 	})
+	// Not parallel: it runs first and alone, so the legitimate client's latency is compared
+	// with and without the attack rather than with the 50 MiB upload beside it.
 	t.Run("slowloris", func(t *testing.T) {
-		t.Parallel()
 		latency := func(n int) time.Duration {
 			var ds []time.Duration
 			for range n {
@@ -105,7 +106,7 @@ func TestServerHardening(t *testing.T) {
 			slices.Sort(ds)
 			return ds[len(ds)*99/100]
 		}
-		baseline := latency(200)
+		baseline := latency(1000)
 		const attackers = 300
 		var wg sync.WaitGroup
 		closed := make(chan time.Duration, attackers)
@@ -133,7 +134,7 @@ func TestServerHardening(t *testing.T) {
 			})
 		}
 		time.Sleep(500 * time.Millisecond)
-		under := latency(200)
+		under := latency(1000)
 		wg.Wait()
 		close(closed)
 		var last time.Duration
