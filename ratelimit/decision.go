@@ -100,15 +100,9 @@ func (l *Limiter) check(ctx context.Context, r *Request, cost int, ops []policy)
 		if rate.IsZero() {
 			continue
 		}
-		key, ok := p.Key(ctx, r)
+		key, ok := p.storeKey(ctx, r)
 		if !ok {
 			continue
-		}
-		// The store key, built in one concatenation.
-		if p.perOp {
-			key = p.Name + "\x00" + key + "|o:" + r.Operation
-		} else {
-			key = p.Name + "\x00" + key
 		}
 		if c := rate.Capacity(); int64(cost) > c {
 			return Decision{}, &CostError{Policy: p.Name, Cost: int64(cost), Capacity: c}

@@ -46,7 +46,7 @@ func (l *Limiter) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
 			next(ctx)
 			return
 		}
-		req := Request{Method: ctx.Method(), Path: ctx.URL().Path, Header: ctx.Header}
+		req := Request{Method: ctx.Method(), Path: ctx.URL().Path, header: ctx}
 		if op != nil {
 			req.Operation = op.OperationID
 		}
@@ -133,7 +133,7 @@ func (l *Limiter) handler(next http.Handler, op string, o *operationPolicy) http
 		if name == "" {
 			name = r.Pattern
 		}
-		req := Request{Operation: name, Method: r.Method, Path: r.URL.Path, ClientIP: l.ip.ClientIP(r), Header: r.Header.Get}
+		req := Request{Operation: name, Method: r.Method, Path: r.URL.Path, ClientIP: l.ip.ClientIP(r), header: stdHeader(r.Header)}
 		f, err := l.decide(r.Context(), &req, o, huma.NewError)
 		if err != nil {
 			problem.Write(w, r, err) // the error carries its headers

@@ -40,6 +40,10 @@ type Request struct {
 	ClientIP netip.Addr
 	// Header returns the first value of a request header.
 	Header func(name string) string
+
+	// header backs Header for requests the middleware builds, which make the function
+	// only for a key function that may call it.
+	header headerReader
 }
 
 // KeyFunc returns the key that a request spends from, or ok false when the policy does not
@@ -108,8 +112,9 @@ func Compose(keys ...KeyFunc) KeyFunc {
 // policy is a validated Policy.
 type policy struct {
 	Policy
-	perOp bool
-	quota bool // its rates are calendar quotas: it is evaluated after the smoothing rates
+	keyKind keyKind
+	perOp   bool
+	quota   bool // its rates are calendar quotas: it is evaluated after the smoothing rates
 }
 
 func compile(ps []Policy) ([]policy, error) {
@@ -136,7 +141,7 @@ func compile(ps []Policy) ([]policy, error) {
 		if p.Key == nil {
 			p.Key = ByConsumer
 		}
-		out = append(out, policy{Policy: p, quota: quota})
+		out = append(out, policy{Policy: p, keyKind: kindOfKey(p.Key), quota: quota})
 	}
 	return out, nil
 }
