@@ -109,8 +109,11 @@ func (m *Meter) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
 			_ = huma.WriteErr(api, ctx, http.StatusServiceUnavailable, "usage metering is saturated; retry shortly")
 			return
 		}
-		acc := &Accumulator{}
-		cc := &countingContext{humaCtx: huma.WithContext(ctx, NewContext(ctx.Context(), acc))}
+		// One allocation holds the call's accumulator, the context that carries it and the
+		// byte counters.
+		cc := &countingContext{humaCtx: ctx}
+		cc.vctx = accContext{Context: ctx.Context(), acc: &cc.acc}
+		acc := &cc.acc
 		start := m.cfg.Now()
 		var opID string
 		if op != nil {
@@ -203,12 +206,32 @@ func (m *Meter) finish(ctx context.Context, acc *Accumulator, spec opSpec, op st
 // interface's Context method.
 type humaCtx huma.Context
 
-// countingContext counts the response body bytes written through huma.
+// countingContext is the huma.Context the operation sees: its Context carries the call's
+// Accumulator, and it counts the body bytes read and written.
 type countingContext struct {
 	humaCtx
+	vctx accContext
+	acc  Accumulator
 	n    int64
 	w    *countingWriterTo
 	read int64
+}
+
+// Context returns the request's context with the call's Accumulator in it.
+func (c *countingContext) Context() context.Context { return &c.vctx }
+
+// accContext carries an Accumulator, as NewContext's context does, without an allocation
+// of its own: it lives inside the countingContext.
+type accContext struct {
+	context.Context
+	acc *Accumulator
+}
+
+func (c *accContext) Value(key any) any {
+	if key == (accumulatorKey{}) {
+		return c.acc
+	}
+	return c.Context.Value(key)
 }
 
 // BodyReader counts the request body bytes the operation reads; huma reads the whole body
