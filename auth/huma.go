@@ -178,8 +178,40 @@ func (a *Authenticator) Huma(api huma.API) func(huma.Context, func(huma.Context)
 			_ = huma.WriteErr(api, ctx, e.Status, e.detail())
 			return
 		}
-		next(huma.WithContext(ctx, NewContext(ctx.Context(), p)))
+		pc := &principalHumaContext{humaCtx: ctx}
+		pc.vctx = principalContext{Context: ctx.Context(), p: p}
+		next(pc)
 	}
+}
+
+// humaCtx lets principalHumaContext embed huma.Context without the field's name hiding
+// the interface's Context method.
+type humaCtx huma.Context
+
+// principalHumaContext is the huma.Context the operation sees: its Context carries the
+// principal, as NewContext's does, in one allocation rather than a context.WithValue
+// plus a huma.WithContext wrapper.
+type principalHumaContext struct {
+	humaCtx
+	vctx principalContext
+}
+
+// Context returns the request's context with the principal in it.
+func (c *principalHumaContext) Context() context.Context { return &c.vctx }
+
+// Unwrap lets adapter helpers such as humago.Unwrap reach the router's context.
+func (c *principalHumaContext) Unwrap() huma.Context { return c.humaCtx }
+
+type principalContext struct {
+	context.Context
+	p *Principal
+}
+
+func (c *principalContext) Value(key any) any {
+	if key == (principalKey{}) {
+		return c.p
+	}
+	return c.Context.Value(key)
 }
 
 func (a *Authenticator) failed(ctx context.Context, err error) {
