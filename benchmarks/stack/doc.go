@@ -11,11 +11,11 @@
 // # One client, loopback HTTP
 //
 // BenchmarkFullStack sends one request to each server per iteration, interleaved, with
-// client and servers sharing a 2-core amd64 VM. Two runs:
+// client and servers sharing a 2-core amd64 VM. Four runs:
 //
 //	tracing     full / bare mean latency   bare p50 / p99    full p50 / p99
-//	unsampled   1.29–1.37                  32–33 µs / 166–176   43–44 µs / 231–235
-//	sampled     1.48–1.51                  33–35 µs / 173–229   48–52 µs / 251–298
+//	unsampled   1.29–1.37                  32–50 µs / 166–230   43–67 µs / 231–292
+//	sampled     1.43–1.51                  33–35 µs / 173–229   47–52 µs / 251–298
 //
 // The stack adds about 11 µs at the median (15 µs sampled) to a request that takes 33 µs
 // bare, most of which is the client and the loopback.
@@ -24,17 +24,20 @@
 //
 // fullstack-wrk pins stackserver to CPU 0 and wrk to CPU 1, so the server's one core is
 // saturated and every microsecond of the stack's work shows. Runs in one session, each
-// with rounds alternating bare and full:
+// with rounds alternating bare and full, taken as the changes below landed:
 //
-//	full/bare req/s, unsampled   0.41–0.49   (the code before the changes below: 0.39–0.40)
-//	full/bare req/s, sampled     0.36
-//	bare                         38,000–51,000 req/s
-//	full                         17,000–24,000 req/s, p99 3.3–5.6 ms in 11 of 12 rounds
+//	full/bare req/s, unsampled   0.41–0.53   (the code before the changes below: 0.39–0.40)
+//	full/bare req/s, sampled     0.36–0.39   (p99 19–27 ms, against 3–6 ms unsampled)
+//	bare                         38,000–52,000 req/s
+//	full                         17,000–25,000 req/s, p99 3.3–5.6 ms in 17 of 18 rounds
 //	                             (9.9 ms in one); before the changes 6.2–8.0 ms
 //
 // The timings of this VM swing by up to 1.5× from one run to the next, so read ranges,
-// not digits. LAYERS shows each layer's step; one run gave observe 0.94, +auth 0.74,
-// +metering in memory 0.68, spooled 0.57, +the limiter 0.47.
+// not digits. LAYERS shows each layer's step; two runs gave observe 0.77–0.94, +auth
+// 0.74–0.79, +metering in memory 0.58–0.68, spooled 0.57–0.59, +the limiter 0.47–0.51.
+// In process on one core (BenchmarkLayers -cpu 1), allocations per request go 18 bare, 23
+// with observe, 24 with auth, 28 with metering and 34 with the limiter (54 before the
+// changes below).
 //
 // # Where the time goes
 //
@@ -60,8 +63,12 @@
 //     per batch: now reused buffers, 9.8 KB → 3.7 KB allocated per request (BenchmarkLayers).
 //   - each acknowledgement of a spooled batch created, fsynced and renamed an ack file, a
 //     third of the delivery lane's CPU: now 12 bytes overwritten in place.
-//   - the limiter built a scratch http.Header and an http.Request per call: 20 → 9
-//     allocations per request.
+//   - the limiter built a scratch http.Header and an http.Request per call, and its
+//     built-in key functions made strings only to concatenate them: 20 → 6 allocations
+//     per request, 0.72–0.82× httprate's time (benchmarks/ratelimit, BenchmarkMiddleware).
+//   - metering and auth each wrapped the huma context twice (context.WithValue and
+//     huma.WithContext) and metering allocated its accumulator and counters apart: one
+//     allocation each now.
 //   - Record scanned every attribute string of every event; the recurring ones are now
 //     remembered (see the metering package).
 //
