@@ -12,6 +12,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/tollgate-dev/tollgate/internal/ctxvalue"
 	"github.com/tollgate-dev/tollgate/internal/problem"
 )
 
@@ -179,7 +180,7 @@ func (a *Authenticator) Huma(api huma.API) func(huma.Context, func(huma.Context)
 			return
 		}
 		pc := &principalHumaContext{humaCtx: ctx}
-		pc.vctx = principalContext{Context: ctx.Context(), p: p}
+		pc.vctx = ctxvalue.Context[principalKey, *Principal]{Context: ctx.Context(), Val: p}
 		next(pc)
 	}
 }
@@ -193,7 +194,7 @@ type humaCtx huma.Context
 // plus a huma.WithContext wrapper.
 type principalHumaContext struct {
 	humaCtx
-	vctx principalContext
+	vctx ctxvalue.Context[principalKey, *Principal]
 }
 
 // Context returns the request's context with the principal in it.
@@ -201,18 +202,6 @@ func (c *principalHumaContext) Context() context.Context { return &c.vctx }
 
 // Unwrap lets adapter helpers such as humago.Unwrap reach the router's context.
 func (c *principalHumaContext) Unwrap() huma.Context { return c.humaCtx }
-
-type principalContext struct {
-	context.Context
-	p *Principal
-}
-
-func (c *principalContext) Value(key any) any {
-	if key == (principalKey{}) {
-		return c.p
-	}
-	return c.Context.Value(key)
-}
 
 func (a *Authenticator) failed(ctx context.Context, err error) {
 	if a.onFailure != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/tollgate-dev/tollgate/auth"
+	"github.com/tollgate-dev/tollgate/internal/ctxvalue"
 	"github.com/tollgate-dev/tollgate/internal/problem"
 )
 
@@ -112,7 +113,7 @@ func (m *Meter) Huma(api huma.API) func(huma.Context, func(huma.Context)) {
 		// One allocation holds the call's accumulator, the context that carries it and the
 		// byte counters.
 		cc := &countingContext{humaCtx: ctx}
-		cc.vctx = accContext{Context: ctx.Context(), acc: &cc.acc}
+		cc.vctx = ctxvalue.Context[accumulatorKey, *Accumulator]{Context: ctx.Context(), Val: &cc.acc}
 		acc := &cc.acc
 		start := m.cfg.Now()
 		var opID string
@@ -210,7 +211,7 @@ type humaCtx huma.Context
 // Accumulator, and it counts the body bytes read and written.
 type countingContext struct {
 	humaCtx
-	vctx accContext
+	vctx ctxvalue.Context[accumulatorKey, *Accumulator]
 	acc  Accumulator
 	n    int64
 	w    *countingWriterTo
@@ -219,20 +220,6 @@ type countingContext struct {
 
 // Context returns the request's context with the call's Accumulator in it.
 func (c *countingContext) Context() context.Context { return &c.vctx }
-
-// accContext carries an Accumulator, as NewContext's context does, without an allocation
-// of its own: it lives inside the countingContext.
-type accContext struct {
-	context.Context
-	acc *Accumulator
-}
-
-func (c *accContext) Value(key any) any {
-	if key == (accumulatorKey{}) {
-		return c.acc
-	}
-	return c.Context.Value(key)
-}
 
 // BodyReader counts the request body bytes the operation reads; huma reads the whole body
 // before the handler runs, so this is the body size even without a Content-Length.
