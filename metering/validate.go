@@ -91,7 +91,9 @@ func (e *Event) validateNumbers() error {
 // once rather than per event. Go strings are immutable, and a slot holds a pointer to the
 // bytes, which keeps them alive: the same address and length are the same bytes, already
 // checked. A string seen for the first time, or pushed out of its slot by another, is
-// checked in full. Lookups and updates are lock-free and never allocate.
+// checked in full. Lookups and updates are lock-free and never allocate. The price is that
+// up to 64 remembered strings (and whatever larger allocation each is a slice of) stay
+// reachable until another string takes their slot.
 type checkedStrings struct {
 	slots [64]checkedSlot
 }
