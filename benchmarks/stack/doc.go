@@ -23,11 +23,12 @@
 // # Whole process, one core
 //
 // fullstack-wrk pins stackserver to CPU 0 and wrk to CPU 1, so the server's one core is
-// saturated and every microsecond of the stack's work shows. Runs in one session, each
-// with rounds alternating bare and full, taken as the changes below landed:
+// saturated and every microsecond of the stack's work shows. Runs on one machine, each
+// with rounds alternating bare and full:
 //
 //	full/bare req/s, unsampled   0.41–0.53   (the code before the changes below: 0.39–0.40)
-//	full/bare req/s, sampled     0.36–0.39   (p99 19–27 ms, against 3–6 ms unsampled)
+//	full/bare req/s, sampled     0.36–0.39   (p99 19–27 ms, against 3–6 ms unsampled; not
+//	                                          the GC, which ran 14 times a second at 1% CPU)
 //	bare                         38,000–52,000 req/s
 //	full                         17,000–25,000 req/s, p99 3.3–5.6 ms in 17 of 18 rounds
 //	                             (9.9 ms in one); before the changes 6.2–8.0 ms
