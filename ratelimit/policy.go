@@ -53,41 +53,27 @@ type KeyFunc func(ctx context.Context, r *Request) (key string, ok bool)
 // ByConsumer keys on the authenticated consumer ([auth.FromContext]). Anonymous requests
 // are keyed by client address instead ([ByIP]), so that public operations are limited too.
 func ByConsumer(ctx context.Context, r *Request) (string, bool) {
-	if p := auth.FromContext(ctx); p != nil && p.Consumer != "" {
-		return "c:" + p.Consumer, true
-	}
-	return ByIP(ctx, r)
+	return builtinKey(keyConsumer, ctx, r)
 }
 
 // ByIP keys on the client address. IPv6 clients are keyed by their /64 network, the
 // smallest block a single subscriber is normally assigned, so that rotating through the
 // addresses of one network does not multiply the budget. Requests without a known address
 // share one key.
-func ByIP(_ context.Context, r *Request) (string, bool) {
-	a := r.ClientIP
-	if !a.IsValid() {
-		return "ip:unknown", true
-	}
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return "ip:" + p.String(), true
-	}
-	return "ip:" + a.String(), true
+func ByIP(ctx context.Context, r *Request) (string, bool) {
+	return builtinKey(keyIP, ctx, r)
 }
 
 // ByPlan keys on the consumer's plan: every consumer on a plan shares one budget, which caps
 // what a plan as a whole may cost. It does not apply to anonymous requests.
-func ByPlan(ctx context.Context, _ *Request) (string, bool) {
-	if p := auth.FromContext(ctx); p != nil && p.Plan != "" {
-		return "p:" + p.Plan, true
-	}
-	return "", false
+func ByPlan(ctx context.Context, r *Request) (string, bool) {
+	return builtinKey(keyPlan, ctx, r)
 }
 
 // ByOperation keys on the operation alone: all callers share one budget, which protects a
 // costly operation as a whole.
-func ByOperation(_ context.Context, r *Request) (string, bool) {
-	return "o:" + r.Operation, true
+func ByOperation(ctx context.Context, r *Request) (string, bool) {
+	return builtinKey(keyOperation, ctx, r)
 }
 
 // Compose keys on all of keys at once (for example a consumer on one operation). The

@@ -12,9 +12,11 @@ import (
 	"github.com/tollgate-dev/tollgate/auth"
 )
 
-// TestStoreKeyMatchesTheKeyFunctions: the built-in key functions evaluated inline give the
-// store the very keys that calling them gave before (counters in Redis keep their names
-// across an upgrade), for every kind of caller and address.
+// TestStoreKeyMatchesTheKeyFunctions: the store key built inline is the policy name, a
+// NUL, what the key function returns and the operation for an operation's own policy,
+// exactly as when the key was the concatenation of those strings (counters in Redis keep
+// their names across an upgrade; TestKeyFuncs pins the key functions' own values), for
+// every kind of caller and address.
 func TestStoreKeyMatchesTheKeyFunctions(t *testing.T) {
 	t.Parallel()
 	withPrincipal := func(p *auth.Principal) context.Context { return auth.NewContext(context.Background(), p) }
