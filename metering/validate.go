@@ -35,16 +35,20 @@ func (e *Event) validateAttrs() error { return e.validateAttrsMemo(nil) }
 // every string.
 func (e *Event) validateAttrsMemo(memo *checkedStrings) error {
 	if memo != nil {
-		// Field by field: the common case (each string empty or remembered) stays in
-		// memo.known, inlined, with no array of strings copied.
+		// Field by field, without copying the strings into an array first: the common
+		// case is every string empty or remembered.
 		if !memo.known(e.Source) || !memo.known(e.Type) || !memo.known(e.Consumer) ||
-			!memo.known(e.Operation) || !memo.known(e.KeyID) || !memo.known(e.Plan) ||
-			!memo.known(e.IdempotencyKey) {
-			for _, s := range [...]string{e.Source, e.Type, e.Consumer, e.Operation, e.KeyID, e.Plan, e.IdempotencyKey} {
+			!memo.known(e.Operation) || !memo.known(e.KeyID) || !memo.known(e.Plan) {
+			for _, s := range [...]string{e.Source, e.Type, e.Consumer, e.Operation, e.KeyID, e.Plan} {
 				if err := memo.check(s); err != nil {
 					return err
 				}
 			}
+		}
+		// An Idempotency-Key is new on every call: remembering it would only push the
+		// recurring strings out of their slots.
+		if err := checkString(e.IdempotencyKey); err != nil {
+			return err
 		}
 		return e.validateNumbers()
 	}
@@ -88,7 +92,8 @@ func (e *Event) validateNumbers() error {
 // checkedStrings remembers strings that passed checkString, by the address and length of
 // their bytes, so that the attributes that recur on every call (the operation, the
 // consumer, its key and plan: the same strings from one request to the next) are scanned
-// once rather than per event. Go strings are immutable, and a slot holds a pointer to the
+// once rather than per event. Strings that are new on every call (an Idempotency-Key) are
+// not given to it, so they cannot push the recurring ones out. Go strings are immutable, and a slot holds a pointer to the
 // bytes, which keeps them alive: the same address and length are the same bytes, already
 // checked. A string seen for the first time, or pushed out of its slot by another, is
 // checked in full. Lookups and updates are lock-free and never allocate. The price is that

@@ -256,3 +256,21 @@ func TestCheckedStringsConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestIdempotencyKeysDoNotEvictRememberedStrings: a stream of events with fresh
+// Idempotency-Keys leaves the recurring attributes remembered, and a bad key is still
+// refused.
+func TestIdempotencyKeysDoNotEvictRememberedStrings(t *testing.T) {
+	t.Parallel()
+	var c checkedStrings
+	ev := Event{Time: time.Now(), Operation: "createDelivery", Consumer: "acme", KeyID: "k1", Plan: "pro"}
+	for i := range 1000 {
+		ev.IdempotencyKey = "idem-" + strconv.Itoa(i)
+		require.NoError(t, ev.validateAttrsMemo(&c))
+		for _, s := range []string{ev.Operation, ev.Consumer, ev.KeyID, ev.Plan} {
+			require.True(t, c.known(s), "%q still remembered after event %d", s, i)
+		}
+	}
+	ev.IdempotencyKey = "a\x00b"
+	assert.ErrorIs(t, ev.validateAttrsMemo(&c), ErrInvalidEvent)
+}
