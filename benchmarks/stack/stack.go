@@ -68,17 +68,16 @@ type Layers struct {
 	// Auth requires an API key, verified from a warm cache.
 	Auth bool
 	// Meter records a usage event per call to the default local store, spooled under Dir
-	// (empty: in memory), Durable as set.
-	Meter   bool
-	Dir     string
-	Durable bool
+	// and fsynced per batch (empty Dir: in memory).
+	Meter bool
+	Dir   string
 	// Limit adds an in-process limit that never rejects.
 	Limit bool
 }
 
 // Full composes observe (RED metrics, tracing with sampler, spans to a discarding
-// exporter), API-key auth with a warm cache, metering spooled durably under dir, and an
-// in-process limit that never rejects.
+// exporter), API-key auth with a warm cache, metering spooled under dir (fsynced per
+// batch), and an in-process limit that never rejects.
 func Full(sampler sdktrace.Sampler, dir string) (*Stack, error) {
 	return Compose(Layers{Observe: true, Sampler: sampler, Auth: true, Meter: true, Dir: dir, Limit: true})
 }
@@ -134,7 +133,7 @@ func Compose(l Layers) (*Stack, error) {
 		mods = append(mods, auth.Public())
 	}
 	if l.Meter {
-		meter, err := metering.New(metering.Config{Dir: l.Dir, Durable: l.Durable})
+		meter, err := metering.New(metering.Config{Dir: l.Dir})
 		if err != nil {
 			return nil, err
 		}

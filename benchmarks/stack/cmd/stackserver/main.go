@@ -28,7 +28,7 @@ func main() {
 	fullAddr := flag.String("full", "127.0.0.1:9002", "address of the full stack")
 	sampled := flag.Bool("sampled", false, "sample every trace")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	layers := flag.String("layers", "observe,auth,meter,spool,limit",
+	layers := flag.String("layers", "observe,auth,spool,limit",
 		"the layers the -full address serves, comma-separated: observe, auth, meter (in memory), spool (meter to a spool), limit")
 	flag.Parse()
 	if *cpuprofile != "" {
