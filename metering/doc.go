@@ -115,24 +115,19 @@
 // # Performance
 //
 // [Meter.Record] is measured against its floor, an append of the same event to a
-// mutex-guarded slice (BenchmarkRecord, 2-core amd64 VM, 4 runs): 150–213 ns against
-// 24–26 ns with the flusher waking every 512 events as in production (130–140 ns with it
-// idle), with no allocation. Every attribute and meter name is checked for the limits
-// the spool's decoder enforces (length, UTF-8, NUL), so that an event Record accepts can
-// never be refused later and lost; ranging over the Units map alone costs about 40 ns. The
+// mutex-guarded slice (BenchmarkRecord, 2-core amd64 VM, 4 runs): 161–186 ns against
+// 24–25 ns with the flusher waking every 512 events as in production (141–146 ns with it
+// idle), with no allocation. Every attribute and meter name is checked for the limits the
+// spool's decoder enforces (length, UTF-8, NUL), so that an event Record accepts can never
+// be refused later and lost; ranging over the Units map alone costs about 40 ns. The
 // middleware's events skip that range, because their meter names were checked where they
 // were declared ([Units] panics at registration on a bad name, [Accumulator.Add] replaces
-// one with its digest): 74–86 ns, 3.0–3.4× the floor (4.1× before the strings below were
-// remembered), against a goal of 2×.
-//
-// The attribute strings (operation, consumer, key, plan) are the same strings from one
-// call to the next, so a Meter remembers, by the address and length of their bytes, the
-// ones that passed; a Go string is immutable, so the same address and length are the same
-// bytes, and the slot's pointer keeps them alive. Checking seven remembered attributes
-// costs 27–31 ns against 56–92 ns scanning them (BenchmarkValidateAttrs). What is left
-// above the floor is that check, two context lookups (the principal, the span) and the
-// call itself; without any checks Record took 34 ns (2.1× the floor) on a faster machine,
-// so even skipping the checks altogether would not reach 2×.
+// one with its digest): 91–104 ns, about 4× the floor, against a goal of 2×. The rest is
+// the attribute scan (eight bytes at a time), two context lookups (the principal, the
+// span) and the call; without any checks Record took 34 ns (2.1× the floor) on a faster
+// machine, so even skipping the checks altogether would not reach 2×. Remembering the
+// strings that passed, by address, was tried and measured: with lookups that survive
+// colliding addresses it saved nothing on these attributes.
 //
 // Writing to PostgreSQL through pgsink runs at 0.86–0.89× the event rate of a raw pgx CopyFrom of the same rows, and natssink at 0.91–0.93× a raw JetStream PublishAsync of
 // the same events with every ack awaited (0.75× when the raw side skips JSON encoding); see

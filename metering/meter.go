@@ -157,7 +157,6 @@ type Meter struct {
 	flushMu sync.Mutex // serialises moving events from buf (or a spill) into the lanes
 	spare   []Event    // the buffer swapped in at the next flush
 	enc     encoder    // encodes spooled batches, under flushMu
-	checked checkedStrings
 	recent  *idWindow
 	// backlogged says the last flush found no room in a memory lane; the lane kicks the
 	// flusher when it frees some.
@@ -351,7 +350,7 @@ func (m *Meter) record(ctx context.Context, ev *Event, checkUnits bool) error {
 	if ev.Time.IsZero() {
 		ev.Time = m.cfg.Now()
 	}
-	err := ev.validateAttrsMemo(&m.checked)
+	err := ev.validateAttrs()
 	if err == nil && checkUnits {
 		err = validUnits(ev.Units)
 	}

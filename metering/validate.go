@@ -5,10 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // validate checks the limits DecodeEvent enforces, so that every event Record accepts can
@@ -29,29 +27,7 @@ func (e *Event) validate() error {
 
 // validateAttrs checks everything but the meter names, which the middleware checks where
 // they are declared (Units, Accumulator.Add) rather than on every event.
-func (e *Event) validateAttrs() error { return e.validateAttrsMemo(nil) }
-
-// validateAttrsMemo is validateAttrs that skips the strings memo has seen pass; nil checks
-// every string.
-func (e *Event) validateAttrsMemo(memo *checkedStrings) error {
-	if memo != nil {
-		// Field by field, without copying the strings into an array first: the common
-		// case is every string empty or remembered.
-		if !memo.known(e.Source) || !memo.known(e.Type) || !memo.known(e.Consumer) ||
-			!memo.known(e.Operation) || !memo.known(e.KeyID) || !memo.known(e.Plan) {
-			for _, s := range [...]string{e.Source, e.Type, e.Consumer, e.Operation, e.KeyID, e.Plan} {
-				if err := memo.check(s); err != nil {
-					return err
-				}
-			}
-		}
-		// An Idempotency-Key is new on every call: remembering it would only push the
-		// recurring strings out of their slots.
-		if err := checkString(e.IdempotencyKey); err != nil {
-			return err
-		}
-		return e.validateNumbers()
-	}
+func (e *Event) validateAttrs() error {
 	attrs := [...]string{e.Source, e.Type, e.Consumer, e.Operation, e.KeyID, e.Plan, e.IdempotencyKey}
 	// One branch-free pass over all of them, eight bytes at a time; only a string that is
 	// long or not plain ASCII without NUL takes the exact check.
@@ -70,11 +46,6 @@ func (e *Event) validateAttrsMemo(memo *checkedStrings) error {
 			}
 		}
 	}
-	return e.validateNumbers()
-}
-
-// validateNumbers checks the event's counts, numbers and time.
-func (e *Event) validateNumbers() error {
 	if len(e.Units) > maxMeters {
 		return fmt.Errorf("%w: more than %d meters", ErrInvalidEvent, maxMeters)
 	}
@@ -85,62 +56,6 @@ func (e *Event) validateNumbers() error {
 	// on every Record.
 	if s := e.Time.Unix(); s < minEventUnix || s >= maxEventUnix {
 		return fmt.Errorf("%w: time year %d outside [0,9999]", ErrInvalidEvent, e.Time.UTC().Year())
-	}
-	return nil
-}
-
-// checkedStrings remembers strings that passed checkString, by the address and length of
-// their bytes, so that the attributes that recur on every call (the operation, the
-// consumer, its key and plan: the same strings from one request to the next) are scanned
-// once rather than per event. Strings that are new on every call (an Idempotency-Key) are
-// not given to it, so they cannot push the recurring ones out. Go strings are immutable, and a slot holds a pointer to the
-// bytes, which keeps them alive: the same address and length are the same bytes, already
-// checked. A string seen for the first time, or pushed out of its slot by another, is
-// checked in full. Lookups and updates are lock-free and never allocate. The price is that
-// up to 64 remembered strings (and whatever larger allocation each is a slice of) stay
-// reachable until another string takes their slot.
-type checkedStrings struct {
-	slots [64]checkedSlot
-}
-
-type checkedSlot struct {
-	seq atomic.Uint64 // odd while a writer fills the slot
-	ptr atomic.Pointer[byte]
-	n   atomic.Int64
-}
-
-func (c *checkedStrings) slot(p *byte) *checkedSlot {
-	h := uintptr(unsafe.Pointer(p))
-	return &c.slots[(h>>3^h>>9)%uintptr(len(c.slots))]
-}
-
-// known reports whether s is empty or remembered as checked.
-func (c *checkedStrings) known(s string) bool {
-	if len(s) == 0 {
-		return true
-	}
-	p := unsafe.StringData(s)
-	sl := c.slot(p)
-	seq := sl.seq.Load()
-	return seq&1 == 0 && sl.ptr.Load() == p && sl.n.Load() == int64(len(s)) && sl.seq.Load() == seq
-}
-
-// check is checkString, remembered.
-func (c *checkedStrings) check(s string) error {
-	if c.known(s) {
-		return nil
-	}
-	p := unsafe.StringData(s)
-	sl := c.slot(p)
-	seq := sl.seq.Load()
-	if err := checkString(s); err != nil {
-		return err
-	}
-	// Claim the slot, or leave it to the writer that has it.
-	if seq&1 == 0 && sl.seq.CompareAndSwap(seq, seq+1) {
-		sl.ptr.Store(p)
-		sl.n.Store(int64(len(s)))
-		sl.seq.Store(seq + 2)
 	}
 	return nil
 }

@@ -4,13 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -200,77 +197,4 @@ func TestMeterNamesAreCheckedWhereDeclared(t *testing.T) {
 	e := <-got
 	assert.Equal(t, map[string]int64{"sms": 1, boundAttr("sms\x00"): 2}, e.Units)
 	assert.NoError(t, validUnits(e.Units))
-}
-
-// TestCheckedStringsRemembersOnlyWhatPassed: a string that passed is found again by its
-// bytes' address and length; one that failed, or another string of the same address but a
-// different length (a longer slice of the same bytes), is checked in full every time.
-func TestCheckedStringsRemembersOnlyWhatPassed(t *testing.T) {
-	t.Parallel()
-	var c checkedStrings
-	backing := "valid-prefix\xff-and-invalid-rest"
-	valid, invalid := backing[:12], backing
-	for range 3 {
-		require.NoError(t, c.check(valid))
-		require.ErrorIs(t, c.check(invalid), ErrInvalidEvent, "same address as a remembered string, other length")
-		require.ErrorIs(t, c.check("a\x00b"), ErrInvalidEvent)
-		require.ErrorIs(t, c.check(strings.Repeat("x", maxStringSize+1)), ErrInvalidEvent)
-		require.NoError(t, c.check(""))
-	}
-	hits := 0
-	for i := range c.slots {
-		if p := c.slots[i].ptr.Load(); p != nil {
-			hits++
-			assert.Equal(t, unsafe.StringData(valid), p)
-			assert.Equal(t, int64(len(valid)), c.slots[i].n.Load())
-		}
-	}
-	assert.Equal(t, 1, hits, "only the valid string is remembered")
-}
-
-// TestCheckedStringsConcurrent races lookups and claims of the same slots; with -race it
-// proves the slots are only touched atomically, and every answer stays exact.
-func TestCheckedStringsConcurrent(t *testing.T) {
-	t.Parallel()
-	var c checkedStrings
-	strs := make([]string, 256)
-	for i := range strs {
-		strs[i] = strings.Repeat("k", i%40+1) + strconv.Itoa(i)
-		if i%7 == 0 {
-			strs[i] += "\xff" // invalid: must never be remembered as valid
-		}
-	}
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Go(func() {
-			for n := range 20000 {
-				s := strs[(n*31+g*17)%len(strs)]
-				err := c.check(s)
-				if utf8.ValidString(s) {
-					assert.NoError(t, err)
-				} else {
-					assert.ErrorIs(t, err, ErrInvalidEvent)
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// TestIdempotencyKeysDoNotEvictRememberedStrings: a stream of events with fresh
-// Idempotency-Keys leaves the recurring attributes remembered, and a bad key is still
-// refused.
-func TestIdempotencyKeysDoNotEvictRememberedStrings(t *testing.T) {
-	t.Parallel()
-	var c checkedStrings
-	ev := Event{Time: time.Now(), Operation: "createDelivery", Consumer: "acme", KeyID: "k1", Plan: "pro"}
-	for i := range 1000 {
-		ev.IdempotencyKey = "idem-" + strconv.Itoa(i)
-		require.NoError(t, ev.validateAttrsMemo(&c))
-		for _, s := range []string{ev.Operation, ev.Consumer, ev.KeyID, ev.Plan} {
-			require.True(t, c.known(s), "%q still remembered after event %d", s, i)
-		}
-	}
-	ev.IdempotencyKey = "a\x00b"
-	assert.ErrorIs(t, ev.validateAttrsMemo(&c), ErrInvalidEvent)
 }
