@@ -180,7 +180,9 @@ func (m *Meter) deliverToLanes(batch []Event) error {
 	}
 	err := m.appendToLanes(events, records)
 	if m.stashedEvents() > 0 {
-		m.enc.release() // a stash keeps records that point into the encoder's buffers
+		// A stash keeps records that point into the encoder's buffers. The flusher encodes
+		// nothing new while a stash is held, but the stash's bytes must not depend on that.
+		m.enc.release()
 	}
 	return err
 }
